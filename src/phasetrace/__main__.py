@@ -1,0 +1,5 @@
+"""Allow ``python -m phasetrace``."""
+
+from .cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""phasetrace._kernels."""

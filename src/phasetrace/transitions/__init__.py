@@ -1,0 +1,1 @@
+"""phasetrace.transitions."""
