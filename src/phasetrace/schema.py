@@ -274,3 +274,27 @@ def validate_stack(ds: xr.Dataset, *, require_wavelength: bool = True, name: str
             raise SchemaError(
                 f"{name}: no wavelength known; the file headers do not give one, so pass "
                 "--wavelength (Å, or CuKa/MoKa/AgKa)")
+
+
+# ----------------------------------------------------------------------------
+# Results layout (results.nc): names shared by the pipeline, plots and reports.
+# ----------------------------------------------------------------------------
+#: per-(scan, peak) variables in results.nc: "peak_" + name (+ "_esd"), plus
+#: ``peak_redchi`` and ``peak_status`` (int, :class:`FitStatus`).
+RESULT_PEAK_PREFIX = "peak_"
+
+#: per-(scan, phase) variables in results.nc.  Coordinates on ``phase``:
+#: ``phase`` (label), ``phase_family`` (str), ``is_cell_component`` (bool),
+#: ``phase_parent`` (str; undistorted parent of a distorted phase, e.g. "P2" for "P'2").
+PHASE_VARS = (
+    "present", "score", "fraction",
+    "a", "b", "c", "alpha", "beta", "gamma", "volume", "volume_per_fu",
+    "esd_a", "esd_b", "esd_c", "esd_alpha", "esd_beta", "esd_gamma", "esd_volume",
+    "interlayer_d", "esd_interlayer_d", "volume_strain",
+)
+
+#: columns of lattice.csv (CONTRACT.md), in order; further columns may follow.
+LATTICE_CSV_COLUMNS = (
+    "scan", "phase", "a", "b", "c", "alpha", "beta", "gamma", "volume",
+    "volume_per_fu", "fraction", "esd_a", "esd_b", "esd_c", "esd_volume",
+)

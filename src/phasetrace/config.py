@@ -1,0 +1,205 @@
+"""Run configuration: frozen dataclasses, read from TOML and validated on load.
+
+A bad option fails before the first scan is touched (``__post_init__`` checks).
+The resolved configuration is stored in the output ``attrs`` and the report.
+
+Examples
+--------
+>>> cfg = Config.from_dict({"phases": {"phases": "P2,O3"}})
+>>> cfg.phases.names
+('P2', 'O3')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = ["BackgroundConfig", "PeakFitConfig", "PhaseConfig", "TransitionConfig",
+           "OutputConfig", "Config"]
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} = {value!r} is not one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """Background estimation.
+
+    Attributes
+    ----------
+    method : {"snip", "arpls", "none"}
+        pybaselines algorithm used per scan.
+    """
+
+    method: Literal["snip", "arpls", "none"] = "snip"
+
+    def __post_init__(self) -> None:
+        _choice("background.method", self.method, ("snip", "arpls", "none"))
+
+
+@dataclass(frozen=True)
+class PeakFitConfig:
+    """Peak fitting.
+
+    Attributes
+    ----------
+    profile : {"pseudo_voigt", "split_pseudo_voigt", "pearson7"}
+        Line shape.
+    enabled : bool
+        Fit individual peaks (``peak_*`` variables in results.nc).
+    """
+
+    profile: Literal["pseudo_voigt", "split_pseudo_voigt", "pearson7"] = "pseudo_voigt"
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _choice("peaks.profile", self.profile, ("pseudo_voigt", "split_pseudo_voigt", "pearson7"))
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """Reference phases.
+
+    Attributes
+    ----------
+    names : tuple of str or "auto"
+        Phase labels to consider, or ``"auto"`` for the whole library.
+    reference_dir : str
+        Extra CIF folder ("" for none).
+    """
+
+    names: tuple[str, ...] | Literal["auto"] = "auto"
+    reference_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.names, str) and self.names != "auto":
+            raise ConfigError(f"phases = {self.names!r}: expected 'auto' or a list of labels")
+
+
+@dataclass(frozen=True)
+class TransitionConfig:
+    """Transition detection.
+
+    Attributes
+    ----------
+    x : {"auto", "voltage_V", "temperature_K", "time_s"}
+        Independent variable of the series.
+    min_fraction : float
+        Fraction (0–1) below which a phase does not define a stage.
+    min_scans : int
+        Shortest stage, in scans.
+    """
+
+    x: Literal["auto", "voltage_V", "temperature_K", "time_s"] = "auto"
+    min_fraction: float = 0.05
+    min_scans: int = 3
+
+    def __post_init__(self) -> None:
+        _choice("transitions.x", self.x, ("auto", "voltage_V", "temperature_K", "time_s"))
+        if not 0.0 <= self.min_fraction < 1.0:
+            raise ConfigError(f"transitions.min_fraction = {self.min_fraction}: expected 0 <= f < 1")
+        if self.min_scans < 1:
+            raise ConfigError(f"transitions.min_scans = {self.min_scans}: expected >= 1")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What is written besides sequence.json, lattice.csv and results.nc.
+
+    Attributes
+    ----------
+    figures : bool
+        Write ``figures/`` (PNG 300 dpi + PDF).
+    report : bool
+        Write ``report.html``.
+    material : str
+        Material name for the publication table ("" if none).
+    """
+
+    figures: bool = True
+    report: bool = True
+    material: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run configuration."""
+
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    peaks: PeakFitConfig = field(default_factory=PeakFitConfig)
+    phases: PhaseConfig = field(default_factory=PhaseConfig)
+    transitions: TransitionConfig = field(default_factory=TransitionConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build and validate from a nested dict (TOML tables → sections)."""
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        section_types = {"background": BackgroundConfig, "peaks": PeakFitConfig,
+                         "phases": PhaseConfig, "transitions": TransitionConfig,
+                         "output": OutputConfig}
+        for key, value in data.items():
+            if key not in sections:
+                raise ConfigError(f"unknown config section [{key}]; expected one of {', '.join(sections)}")
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section [{key}] must be a table")
+            klass = section_types[key]
+            known = {f.name for f in dataclasses.fields(klass)}
+            value = dict(value)
+            if key == "phases":
+                names = value.pop("phases", value.pop("names", "auto"))
+                if isinstance(names, str) and names != "auto":
+                    names = tuple(n.strip() for n in names.split(",") if n.strip())
+                elif isinstance(names, list):
+                    names = tuple(names)
+                value["names"] = names
+            unknown = set(value) - known
+            if unknown:
+                raise ConfigError(f"unknown option(s) {sorted(unknown)} in [{key}]; known: {sorted(known)}")
+            try:
+                kwargs[key] = klass(**value)
+            except TypeError as err:
+                raise ConfigError(f"bad value in [{key}]: {err}") from err
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Config:
+        """Read a TOML file; errors name the file."""
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as err:
+            raise ConfigError(f"{path}: config file not found") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML ({err})") from err
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (lists for tuples), suitable for TOML/JSON."""
+        out = dataclasses.asdict(self)
+        names = out["phases"].pop("names")
+        out["phases"]["phases"] = list(names) if not isinstance(names, str) else names
+        return out
+
+    def to_toml(self) -> str:
+        """Serialise to TOML text (round-trips through :meth:`from_dict`)."""
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    def replace(self, **sections: Any) -> Config:
+        """Return a copy with whole sections replaced."""
+        return dataclasses.replace(self, **sections)
