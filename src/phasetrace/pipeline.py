@@ -46,12 +46,16 @@ class RunInputs:
         Cycler file and scan log ("" when absent).
     wavelength : str
         Wavelength override in Å or a line name ("" to take it from headers).
+    echem_outside : {"raise", "nan"}
+        What to do with scans outside the cycler record: error (default) or NaN
+        voltage with a warning.
     """
 
     input: str
     echem: str = ""
     scan_log: str = ""
     wavelength: str = ""
+    echem_outside: str = "raise"
 
 
 def _stage(progress: Progress, name: str, i: int, n: int) -> None:
@@ -75,8 +79,24 @@ def load_stack(inputs: RunInputs) -> xr.Dataset:
     stack = read_stack(inputs.input, wavelength=inputs.wavelength or None)
     echem = read_echem(inputs.echem) if inputs.echem else None
     if echem is not None or inputs.scan_log:
-        stack = align(stack, echem, scan_log=inputs.scan_log or None)
+        stack = align(stack, echem, scan_log=inputs.scan_log or None,
+                      outside=inputs.echem_outside)
+    if echem is not None:
+        stack = attach_echem_record(stack, echem)
     return stack
+
+
+def attach_echem_record(stack: xr.Dataset, echem: xr.Dataset) -> xr.Dataset:
+    """Add the full cycler record on its own dim ``echem_record`` (for the voltage curve).
+
+    Variables ``echem_time_s``, ``echem_voltage_V`` and, when present,
+    ``echem_current_mA`` and ``echem_capacity_mAh_g``; times on the scans' clock (s from the first record).
+    """
+    out = stack.copy()
+    for name in ("time_s", "voltage_V", "current_mA", "capacity_mAh_g"):
+        if name in echem:
+            out["echem_" + name] = ("echem_record", echem[name].values.astype(float))
+    return out
 
 
 def _library(config: Config) -> list[Any]:

@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="cycler data: CSV, BioLogic .mpr/.mpt, Neware .ndax")
     p.add_argument("--scan-log", default=None, metavar="FILE",
                    help="CSV file,start_time_s,end_time_s on the clock of --echem")
+    p.add_argument("--echem-outside", choices=("raise", "nan"), default="raise",
+                   help="scans outside the cycler record: error (default) or NaN voltage + warning")
     p.add_argument("--material", default=None, help="material name for the publication table")
     add_common_options(p)
     p.set_defaults(func=run)
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
         connect(args.scheduler)
     inputs = RunInputs(input=args.input, echem=args.echem or "", scan_log=args.scan_log or "",
-                       wavelength=args.wavelength or "")
+                       wavelength=args.wavelength or "",
+                       echem_outside=args.echem_outside)
     results, written = run_analysis(inputs, args.out, config=config,
                                     progress=make_progress(args.no_progress))
     import json
