@@ -229,15 +229,18 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
                                                table.to_csv(index=False, float_format="%.6g"))
     written.update(_write_tables(results, out, config))
     written["results.nc"] = write_netcdf_atomic(_netcdf_ready(results), out / "results.nc")
+    pngs: list[Path] | None = None
     if config.output.figures:
         from .plot import save_all
 
-        for path in save_all(results, out / "figures"):
-            written[f"figures/{Path(path).name}"] = Path(path)
+        paths = [Path(p) for p in save_all(results, out / "figures")]
+        for path in paths:
+            written[f"figures/{path.name}"] = path
+        pngs = [p for p in paths if p.suffix == ".png"]
     if config.output.report:
         from .report import write_html
 
-        written["report.html"] = write_html(results, out / "report.html")
+        written["report.html"] = write_html(results, out / "report.html", figures=pngs)
     return written
 
 
