@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import tomllib
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ from .output import prepare_out_dir, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Experiment", "read_manifest", "run_batch", "run_experiment", "DONE_MARKER"]
+__all__ = ["Experiment", "read_manifest", "run_batch", "run_experiment", "clean_partials", "DONE_MARKER"]
 
 DONE_MARKER = ".phasetrace-done.json"
 _KEYS = ("name", "input", "echem", "scan_log", "wavelength", "phases", "material", "reference_dir")
@@ -157,26 +158,70 @@ def _fingerprint(exp: Experiment, config: Config) -> str:
     return h.hexdigest()
 
 
-def run_experiment(exp: Experiment, out_root: str, config: Config) -> dict[str, Any]:
+def run_experiment(exp: Experiment, out_root: str, config: Config, *,
+                   chunk_scans: int | None = None, resume: bool = False) -> dict[str, Any]:
     """Run one experiment into ``out_root/<name>``; return its summary row.
 
-    Never raises for a bad experiment: the error goes into the row
-    (``status = "failed"``, ``error`` = the one-line message).
+    Parameters
+    ----------
+    exp : Experiment
+        The experiment.
+    out_root : str
+        Output root; results go to ``out_root/<exp.name>``.
+    config : Config
+        Base options (the experiment's phases/material override them).
+    chunk_scans : int, optional
+        Analyse in chunks of this many scans (:func:`phasetrace.stream.analyse_chunked`)
+        instead of in memory; for stacks of many thousand scans.
+    resume : bool
+        With ``chunk_scans``: reuse the chunks an interrupted run finished.
+
+    Returns
+    -------
+    dict
+        Summary row. Never raises for a bad experiment: the error goes into the
+        row (``status = "failed"``, ``error`` = the one-line message).
     """
     from .pipeline import RunInputs, run_analysis
 
     cfg = _experiment_config(exp, config)
     out = Path(out_root) / exp.name
     row: dict[str, Any] = {"name": exp.name, "input": exp.input, "status": "ok", "error": ""}
+    clean_partials(out)
+    inputs = RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength)
     try:
-        results, _ = run_analysis(RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength),
-                                  out, config=cfg)
+        if chunk_scans:
+            from .stream import analyse_chunked
+
+            results, _ = analyse_chunked(inputs, out, config=cfg, chunk_scans=chunk_scans, resume=resume)
+        else:
+            results, _ = run_analysis(inputs, out, config=cfg)
     except PhasetraceError as err:
         row.update(status="failed", error=str(err))
         return row
     row.update(_summarise(results))
     write_json_atomic(out / DONE_MARKER, {"fingerprint": _fingerprint(exp, cfg), "row": row})
     return row
+
+
+def clean_partials(folder: str | Path) -> list[Path]:
+    """Remove temporary files (``.NAME.*.part``) a killed run left in ``folder`` and below.
+
+    They are written by :func:`phasetrace.output.atomic_path` and renamed on success,
+    so any found before a run starts belong to an interrupted run.  Returns the
+    files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.rglob(".*.part"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        logger.info("%s: removed %d temporary file(s) of an interrupted run", folder, len(removed))
+    return removed
 
 
 def _summarise(results: Any) -> dict[str, Any]:
@@ -209,8 +254,8 @@ def _finished(exp: Experiment, out_root: Path, config: Config) -> dict[str, Any]
 
 
 def run_batch(experiments: Iterable[Experiment], out_root: str | Path, *,
-              config: Config | None = None, jobs: int = 1, scheduler: str | None = None,
-              resume: bool = False,
+              config: Config | None = None, jobs: int = 1, scheduler: Any = None,
+              resume: bool = False, chunk_scans: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Run every experiment; write ``summary.csv``/``summary.md``; return the rows.
 
@@ -222,14 +267,28 @@ def run_batch(experiments: Iterable[Experiment], out_root: str | Path, *,
         Output root; one subfolder per experiment.
     jobs : int
         Experiments run at once on this machine (processes).
-    scheduler : str, optional
-        Address of a running Dask distributed scheduler; experiments are then
-        submitted to its workers (results are identical to a local run).
+    scheduler : str or distributed.Client, optional
+        Address of a running Dask distributed scheduler (or a connected client);
+        experiments are then submitted to its workers, which must see the input
+        and output folders (results are identical to a local run).
     resume : bool
-        Skip experiments whose done-marker matches their inputs and options.
+        Skip experiments whose done-marker matches their inputs and options (and,
+        with ``chunk_scans``, reuse finished chunks of an interrupted experiment).
+    chunk_scans : int, optional
+        Analyse each experiment in chunks of this many scans (long stacks).
+    progress : callable, optional
+        ``progress(experiments_done, n_experiments)``.
+
+    Returns
+    -------
+    list of dict
+        One summary row per experiment, in manifest order (``resumed = True`` for
+        those skipped).
     """
     config = config or Config()
     out = prepare_out_dir(out_root)
+    for stale in out.glob(".summary.*.part"):
+        stale.unlink(missing_ok=True)
     experiments = list(experiments)
     rows: dict[str, dict[str, Any]] = {}
     todo = []
@@ -243,7 +302,8 @@ def run_batch(experiments: Iterable[Experiment], out_root: str | Path, *,
     total, count = len(experiments), len(rows)
     if progress:
         progress(count, total)
-    for row in _execute(todo, str(out), config, jobs=jobs, scheduler=scheduler):
+    options = {"chunk_scans": chunk_scans, "resume": resume}
+    for row in _execute(todo, str(out), config, jobs=jobs, scheduler=scheduler, options=options):
         rows[row["name"]] = row
         count += 1
         _write_summary(out, [rows[e.name] for e in experiments if e.name in rows])
@@ -255,30 +315,32 @@ def run_batch(experiments: Iterable[Experiment], out_root: str | Path, *,
 
 
 def _execute(todo: list[Experiment], out: str, config: Config, *, jobs: int,
-             scheduler: str | None) -> Iterable[dict[str, Any]]:
+             scheduler: Any, options: dict[str, Any]) -> Iterable[dict[str, Any]]:
     if not todo:
         return
     if scheduler:
         from .parallel import connect
 
-        client = connect(scheduler)
+        client = connect(scheduler) if isinstance(scheduler, str) else scheduler
         from distributed import as_completed
 
-        futures = [client.submit(run_experiment, exp, out, config, pure=False, key=f"phasetrace-{exp.name}")
+        futures = [client.submit(run_experiment, exp, out, config, **options, pure=False,
+                                 key=f"phasetrace-{exp.name}-{uuid.uuid4().hex[:8]}")
                    for exp in todo]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield future.result()
+            future.release()
     elif jobs > 1 and len(todo) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed as done
 
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_experiment, exp, out, config) for exp in todo]
+            futures = [pool.submit(run_experiment, exp, out, config, **options) for exp in todo]
             for future in done(futures):
                 yield future.result()
     else:
         for exp in todo:
-            yield run_experiment(exp, out, config)
+            yield run_experiment(exp, out, config, **options)
 
 
 def _write_summary(out: Path, rows: list[dict[str, Any]]) -> None:

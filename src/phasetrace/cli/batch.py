@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import ConfigError
 from .analyse import add_common_options, build_config, set_jobs
 
 
@@ -17,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", default="phasetrace-batch", metavar="DIR", help="output root folder")
     p.add_argument("--resume", action="store_true",
                    help="skip experiments already finished with the same inputs and options")
+    p.add_argument("--chunk-scans", type=int, default=None, metavar="N",
+                   help="analyse each experiment in chunks of N scans (stacks of many thousand scans)")
     add_common_options(p)
     p.set_defaults(func=run, material=None)
     return p
@@ -28,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     experiments = read_manifest(args.manifest)
+    if args.chunk_scans is not None and args.chunk_scans < 1:
+        raise ConfigError(f"--chunk-scans {args.chunk_scans}: expected a positive number of scans")
     jobs = args.jobs or 1
     if jobs > 1:
         set_jobs(1)  # one Numba thread per process when running experiments side by side
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     rows = run_batch(experiments, args.out, config=config, jobs=jobs, scheduler=args.scheduler,
-                     resume=args.resume, progress=progress)
+                     resume=args.resume, chunk_scans=args.chunk_scans, progress=progress)
     if bar is not None:
         bar.close()
     failed = [r for r in rows if r.get("status") != "ok"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ..schema import q_to_two_theta
 from ._common import build_stack, check_file
 from ._registry import register
 
-__all__ = ["read"]
+__all__ = ["read", "open_lazy", "LazyHDF5Stack"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,3 +226,139 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
     return build_stack(p, x, y, s, source_format="hdf5", wavelength=wavelength,
                        radiation="synchrotron" if wavelength and file_wl < 1.0 else "", coords=coords,
                        attrs={"hdf5_dataset": sig_name, "hdf5_axis": ax_name})
+
+
+@dataclass(frozen=True)
+class LazyHDF5Stack:
+    """An HDF5/NeXus pattern stack opened without reading its intensities.
+
+    Holds only the file path, the dataset names, the 2θ grid and the per-scan
+    coordinates; :meth:`read` reads a slice of scans with h5py (the file is opened
+    read-only for each call, so the object pickles and can travel to Dask workers).
+
+    Attributes
+    ----------
+    path : str
+        HDF5 file.
+    signal, axis, sigma : str
+        Dataset names of the patterns, the radial axis and σ ("" when absent).
+    scans_last : bool
+        True when the signal is stored (n_points, n_scans).
+    n_scans : int
+        Number of scans.
+    two_theta : ndarray, shape (n_points,)
+        2θ grid, degrees (a Q or radian axis already converted).
+    wavelength : tuple of float or None
+        ``(λ1 Å, λ2 Å, I2/I1)`` from the file, None when the file gives none.
+    coords : dict of str to ndarray
+        Per-scan coordinates (``time_s``, ``datetime_start``, ``temperature_K``), shape (n_scans,).
+    """
+
+    path: str
+    signal: str
+    axis: str
+    sigma: str
+    scans_last: bool
+    n_scans: int
+    two_theta: np.ndarray
+    wavelength: tuple[float, float, float] | None
+    radiation: str
+    coords: dict[str, np.ndarray]
+
+    def read(self, start: int = 0, stop: int | None = None) -> xr.Dataset:
+        """Read scans ``start`` to ``stop - 1`` (Python slice semantics) as a stack.
+
+        Returns
+        -------
+        xarray.Dataset
+            Stack of shape (stop - start, n_points), scans numbered from 0 as by :func:`read`.
+
+        Raises
+        ------
+        ReaderError
+            An empty or out-of-range slice, or an unreadable file.
+        """
+        start, stop = int(start), self.n_scans if stop is None else int(stop)
+        if not 0 <= start < stop <= self.n_scans:
+            raise ReaderError(f"{self.path}: scans {start}:{stop} requested; the file has {self.n_scans}")
+        p = Path(self.path)
+        try:
+            with h5py.File(p, "r") as f:
+                y = self._slice(f[self.signal], start, stop)
+                s = self._slice(f[self.sigma], start, stop) if self.sigma else None
+        except (OSError, KeyError) as err:
+            raise ReaderError(f"{p}: cannot read scans {start}:{stop} of {self.signal} ({err})") from err
+        x = self.two_theta  # a decreasing grid is reversed by build_stack, as in read()
+        coords = {k: v[start:stop] for k, v in self.coords.items()}
+        return build_stack(p, x, y, s, source_format="hdf5", wavelength=self.wavelength,
+                           radiation=self.radiation, coords=coords,
+                           attrs={"hdf5_dataset": self.signal, "hdf5_axis": self.axis,
+                                  "first_scan": start})
+
+    def _slice(self, dset: h5py.Dataset, start: int, stop: int) -> np.ndarray:
+        if dset.ndim == 1:
+            return np.asarray(dset[()], dtype=float)[None, :]
+        block = dset[:, start:stop].T if self.scans_last else dset[start:stop]
+        return np.asarray(block, dtype=float)
+
+
+def open_lazy(path: str | Path, *, wavelength_A: float | None = None) -> LazyHDF5Stack:
+    """Open an HDF5/NeXus stack for reading slices of scans (nothing large is read).
+
+    Parameters
+    ----------
+    path : str or Path
+        HDF5 file (opened read-only).
+    wavelength_A : float, optional
+        Wavelength (Å) for converting a Q axis; takes precedence over the file's.
+
+    Returns
+    -------
+    LazyHDF5Stack
+        Call ``.read(start, stop)`` for a stack of those scans.
+
+    Raises
+    ------
+    ReaderError
+        As :func:`read`.
+    """
+    p = check_file(path)
+    try:
+        f = h5py.File(p, "r")
+    except (OSError, ValueError) as err:
+        raise ReaderError(f"{p}: not a readable HDF5 file ({err})") from err
+    with f:
+        pick = _nxdata_candidate(f) or _heuristic_candidate(f)
+        if pick is None:
+            raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
+        sig_name, ax_name = pick
+        sig, ax = f[sig_name], f[ax_name]
+        x = np.asarray(ax[()], dtype=float)
+        shape = sig.shape if sig.ndim == 2 else (1, sig.shape[0])
+        scans_last = shape[-1] != x.size and shape[0] == x.size
+        if (shape[0] if scans_last else shape[-1]) != x.size:
+            raise ReaderError(f"{p}: dataset {sig_name} shape {sig.shape} does not match axis {ax_name} ({x.size})")
+        n = shape[-1] if scans_last else shape[0]
+        parent = sig.parent
+        sigma = next((parent[nm].name for nm in _SIGMA_NAMES if nm in parent
+                      and isinstance(parent[nm], h5py.Dataset) and parent[nm].shape == sig.shape), "")
+        kind = _axis_kind(ax_name, ax)
+        file_wl = _find_wavelength(f)
+        coords = _per_scan(parent, n)
+    x = _convert_axis(p, x, kind, ax_name, float(wavelength_A) if wavelength_A else file_wl)
+    wavelength = (file_wl, math.nan, 0.0) if math.isfinite(file_wl) else None
+    return LazyHDF5Stack(str(p), sig_name, ax_name, sigma, bool(scans_last), int(n), x, wavelength,
+                         "synchrotron" if wavelength and file_wl < 1.0 else "",
+                         {k: np.asarray(v) for k, v in coords.items()})
+
+
+def _convert_axis(p: Path, x: np.ndarray, kind: str, ax_name: str, wl: float) -> np.ndarray:
+    if kind == "tt_rad":
+        return np.rad2deg(x)
+    if kind.startswith("q"):
+        if not math.isfinite(wl):
+            raise ReaderError(f"{p}: axis {ax_name} is Q and the file gives no wavelength; pass --wavelength")
+        x = q_to_two_theta(x / 10.0 if kind == "q_nm" else x, wl)
+        if not np.all(np.isfinite(x)):
+            raise ReaderError(f"{p}: Q values on {ax_name} are unreachable at λ = {wl:g} Å")
+    return x

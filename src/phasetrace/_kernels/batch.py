@@ -1,0 +1,291 @@
+"""Parallel driver: fit every window of every scan of a stack (the only ``prange``).
+
+Scans are cut into blocks of ``chunk`` consecutive scans; blocks run in
+parallel (``prange``) and inside a block the scans are fitted in order so that
+each fit is warm-started from the previous scan of the same window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .lm import LM_CONVERGED, LM_NO_DATA, lm_fit
+from .profiles import (NP, P_AREA, P_ASYM, P_CENTER, P_FWHM, P_SHAPE, PROF_TCH,
+                       doublet_center, peak_height)
+
+# FitStatus codes (phasetrace.schema.FitStatus); duplicated here because
+# kernels import only numpy/numba/math.
+ST_CONVERGED = 0
+ST_HIT_BOUND = 1
+ST_BELOW_DETECTION = 2
+ST_NOT_CONVERGED = 3
+ST_NO_DATA = 4
+
+
+@njit(cache=True, nogil=True)
+def _select(s, peaks, guess, active, loc):
+    """Local indices of the peaks of a window that are fitted in scan ``s``; returns their count."""
+    nact = 0
+    for k in range(peaks.shape[0]):
+        q = peaks[k]
+        if active[s, q] and guess[s, q, P_CENTER] == guess[s, q, P_CENTER]:
+            loc[nact] = k
+            nact += 1
+    return nact
+
+
+@njit(cache=True, nogil=True)
+def _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow, prev, prev_ok,
+                  p, lb, ub):
+    """Start values and bounds of the fitted peaks ``peaks[loc[:nact]]`` of scan ``s``."""
+    p[0] = 0.0
+    p[1] = 0.0
+    lb[0] = -np.inf
+    ub[0] = np.inf
+    lb[1] = -np.inf
+    ub[1] = np.inf
+    for i in range(nact):
+        k = loc[i]
+        q = peaks[k]
+        base = 2 + NP * i
+        use_prev = prev_ok[k]
+        for j in range(NP):
+            v = prev[k, j] if (warm and use_prev) else guess[s, q, j]
+            p[base + j] = v
+            lb[base + j] = lbk[q, j]
+            ub[base + j] = ubk[q, j]
+        c0 = prev[k, P_CENTER] if (follow and use_prev) else guess[s, q, P_CENTER]
+        p[base + P_CENTER] = c0
+        lb[base + P_CENTER] = c0 - dc[q]
+        ub[base + P_CENTER] = c0 + dc[q]
+
+
+@njit(cache=True, nogil=True)
+def _window(x, p, npk, prof, ratio, k2, wfac):
+    """Index range ``[i0, i1)`` of ``x`` covering the fitted peaks of a window."""
+    lo = np.inf
+    hi = -np.inf
+    for k in range(npk):
+        base = 2 + NP * k
+        c = p[base + P_CENTER]
+        w = p[base + P_FWHM]
+        if prof == PROF_TCH:
+            w = w + p[base + P_SHAPE]
+        if c != c or w != w:
+            continue
+        top = c
+        if k2 > 0.0:
+            c2, _ = doublet_center(c, ratio)
+            if c2 == c2:
+                top = c2
+        lo = min(lo, c - wfac * w)
+        hi = max(hi, top + wfac * w)
+    i0 = np.searchsorted(x, lo)
+    i1 = np.searchsorted(x, hi)
+    return i0, i1
+
+
+@njit(cache=True, nogil=True)
+def _gather(x, y, sw, i0, i1, xw, yw, sww):
+    """Copy the finite points of ``[i0, i1)`` into the window buffers; returns their count."""
+    n = 0
+    for i in range(i0, i1):
+        if y[i] == y[i] and sw[i] == sw[i] and sw[i] > 0.0 and abs(y[i]) < np.inf:
+            xw[n] = x[i]
+            yw[n] = y[i]
+            sww[n] = sw[i]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _init_background(xw, yw, n, p, npk):
+    """Linear background through the window ends; NaN areas estimated from the data."""
+    m = min(3, max(1, n // 4))
+    yl = 0.0
+    yr = 0.0
+    for i in range(m):
+        yl += yw[i] / m
+        yr += yw[n - 1 - i] / m
+    xmid = 0.5 * (xw[0] + xw[n - 1])
+    span = xw[n - 1] - xw[0]
+    p[0] = 0.5 * (yl + yr)
+    p[1] = (yr - yl) / span if span > 0 else 0.0
+    for k in range(npk):
+        base = 2 + NP * k
+        if p[base + P_AREA] == p[base + P_AREA]:
+            continue
+        c = p[base + P_CENTER]
+        j = min(max(np.searchsorted(xw[:n], c), 0), n - 1)
+        h = yw[j] - (p[0] + p[1] * (xw[j] - xmid))
+        p[base + P_AREA] = max(h, 1e-6) * p[base + P_FWHM] * 1.3
+    return xmid
+
+
+@njit(cache=True, nogil=True)
+def _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof, detect,
+           out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev,
+           prev, prev_ok, xw, sww, n):
+    """Write the results of one window fit and update the warm-start memory.
+
+    Peaks of the window that were not fitted are marked below detection, as
+    are fitted peaks whose height is below ``detect`` times the noise σ at
+    their centre (× √χ²ᵣ when χ²ᵣ > 1) or whose area is below one esd.
+    """
+    gh = np.empty(NP)
+    out_bg[s, g, 0] = p[0]
+    out_bg[s, g, 1] = p[1]
+    out_bg[s, g, 2] = xmid
+    out_redchi[s, g] = chi2 / dof if dof > 0 else math.nan
+    out_nfev[s, g] = nfev
+    for k in range(peaks.shape[0]):
+        out_status[s, peaks[k]] = ST_BELOW_DETECTION
+        prev_ok[k] = False
+    for i in range(nact):
+        k = loc[i]
+        q = peaks[k]
+        base = 2 + NP * i
+        if lmst == LM_NO_DATA:
+            out_status[s, q] = ST_NO_DATA
+            continue
+        if lmst != LM_CONVERGED:
+            out_status[s, q] = ST_NOT_CONVERGED
+            continue
+        for j in range(NP):
+            out_p[s, q, j] = p[base + j]
+            c = cov[base + j, base + j]
+            out_esd[s, q, j] = math.sqrt(c) if c >= 0.0 else math.nan
+        h = peak_height(p[base:base + NP], prof, gh)
+        var = 0.0
+        for a in range(NP):
+            for b in range(NP):
+                var += gh[a] * cov[base + a, base + b] * gh[b]
+        out_h[s, q] = h
+        out_hesd[s, q] = math.sqrt(var) if var >= 0.0 else math.nan
+        area = p[base + P_AREA]
+        j0 = min(max(np.searchsorted(xw[:n], p[base + P_CENTER]), 0), n - 1)
+        noise = (1.0 / sww[j0] if sww[j0] > 0.0 else math.inf) * math.sqrt(max(out_redchi[s, g], 1.0))
+        if area <= 0.0 or not (area > out_esd[s, q, P_AREA]) or not (h > detect * noise):
+            out_status[s, q] = ST_BELOW_DETECTION
+            for j in (P_CENTER, P_FWHM, P_SHAPE, P_ASYM):
+                out_p[s, q, j] = math.nan
+                out_esd[s, q, j] = math.nan
+            continue
+        hit = False
+        for j in (P_CENTER, P_FWHM):
+            if lb[base + j] < ub[base + j] and (p[base + j] <= lb[base + j] or p[base + j] >= ub[base + j]):
+                hit = True
+        out_status[s, q] = ST_HIT_BOUND if hit else ST_CONVERGED
+        if not hit:
+            prev_ok[k] = True
+            for j in range(NP):
+                prev[k, j] = p[base + j]
+
+
+@njit(cache=True, nogil=True)
+def _fit_block(s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2,
+               wfac, warm, follow, maxiter, tol, detect,
+               out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
+    """Fit all windows of scans ``s0 .. s1-1`` in order (one worker's share)."""
+    nx = x.shape[0]
+    ngroups = gstart.shape[0] - 1
+    maxk = 1
+    for g in range(ngroups):
+        maxk = max(maxk, gstart[g + 1] - gstart[g])
+    npmax = 2 + NP * maxk
+    wsm = np.empty((2 * nx + 2 * npmax, npmax))
+    ws = np.empty((5, nx))
+    cov = np.empty((npmax, npmax))
+    xw = np.empty(nx)
+    yw = np.empty(nx)
+    sww = np.empty(nx)
+    p = np.empty(npmax)
+    lb = np.empty(npmax)
+    ub = np.empty(npmax)
+    prev = np.empty((maxk, NP))
+    prev_ok = np.zeros(maxk, dtype=np.bool_)
+    loc = np.empty(maxk, dtype=np.int64)
+    wv = np.empty((6, npmax))
+    wb = np.empty((2, npmax), dtype=np.bool_)
+    for g in range(ngroups):
+        peaks = gpeaks[gstart[g]:gstart[g + 1]]
+        for k in range(maxk):
+            prev_ok[k] = False
+        for s in range(s0, s1):
+            nact = _select(s, peaks, guess, active, loc)
+            npar = 2 + NP * nact
+            lmst, chi2, nfev, dof = LM_NO_DATA, math.nan, 0, 0
+            xmid = math.nan
+            n = 0
+            if nact > 0:
+                _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow,
+                              prev, prev_ok, p, lb, ub)
+                i0, i1 = _window(x, p[:npar], nact, prof, ratio, k2, wfac)
+                n = _gather(x, Y[s], SW[s], i0, i1, xw, yw, sww)
+                if n >= 4:
+                    xmid = _init_background(xw, yw, n, p, nact)
+                    lmst, chi2, nfev, dof = lm_fit(xw, yw, sww, n, p[:npar], lb[:npar], ub[:npar],
+                                                   nact, prof, ratio, k2, xmid, maxiter, tol,
+                                                   cov[:npar, :npar], ws, wsm, wv, wb)
+            _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof,
+                   detect, out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi,
+                   out_nfev, prev, prev_ok, xw, sww, n)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2, wfac,
+             chunk, warm, follow, maxiter, tol, detect,
+             out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
+    """Fit every window of every scan.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_points,)
+        Increasing 2θ grid (deg).
+    Y, SW : ndarray, shape (n_scans, n_points)
+        Intensities and 1/σ (0 or NaN masks a point).
+    guess : ndarray, shape (n_scans, n_peaks, NP)
+        Start values per scan; NaN area means "estimate from the data".
+    lbk, ubk : ndarray, shape (n_peaks, NP)
+        Bounds of the non-centre slots (equal bounds fix a slot).
+    dc : ndarray, shape (n_peaks,)
+        Half-range (deg) allowed for each centre around its start value.
+    active : ndarray of bool, shape (n_scans, n_peaks)
+        Peaks to fit; inactive ones are held at zero area.
+    gstart, gpeaks : ndarray of int
+        Windows: peaks ``gpeaks[gstart[g]:gstart[g+1]]`` are fitted together.
+    prof, ratio, k2 : int, float, float
+        Profile code, λ₂/λ₁ and I₂/I₁ (``k2 = 0``: single line).
+    wfac : float
+        Window half-width beyond the outer peaks, in FWHM.
+    chunk : int
+        Scans per parallel block.
+    warm, follow : bool
+        Warm-start shape/area (``warm``) and centres (``follow``) from the previous scan.
+    maxiter, tol, detect :
+        LM iteration cap, χ² tolerance (see :func:`.lm.lm_fit`), and the
+        height/σ below which a peak is "below detection".
+    out_p, out_esd : ndarray, shape (n_scans, n_peaks, NP)
+        Fitted slots and esds (NaN-filled by the caller).
+    out_h, out_hesd : ndarray, shape (n_scans, n_peaks)
+        Kα1 peak height and esd.
+    out_status : ndarray of int, shape (n_scans, n_peaks)
+        ``ST_*`` codes.
+    out_bg : ndarray, shape (n_scans, n_windows, 3)
+        Local background ``b0, b1, xmid``: ``b0 + b1 (2θ - xmid)``.
+    out_redchi : ndarray, shape (n_scans, n_windows)
+        Reduced χ² per window.
+    out_nfev : ndarray of int, shape (n_scans, n_windows)
+        Model evaluations per window.
+    """
+    n_scans = Y.shape[0]
+    nblocks = (n_scans + chunk - 1) // chunk
+    for b in prange(nblocks):
+        s0 = b * chunk
+        s1 = min(n_scans, s0 + chunk)
+        _fit_block(s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
+                   k2, wfac, warm, follow, maxiter, tol, detect,
+                   out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev)

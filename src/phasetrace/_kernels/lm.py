@@ -1,0 +1,323 @@
+"""Bounded Levenberg–Marquardt for one fit window (peaks + linear background).
+
+Parameter vector of a window with ``npk`` peaks::
+
+    p = [b0, b1, peak_0 (NP slots), peak_1, ...]     length 2 + NP * npk
+
+with model ``b0 + b1 (x - xmid) + Σ peaks`` (see :mod:`.profiles`).  A slot
+with ``lb == ub`` is fixed.  Bounds are kept by projection, and a parameter
+sitting on a bound with the gradient pointing outwards is frozen for that step
+(a simple active-set rule).  The Jacobian is analytic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .profiles import NP, P_AREA, add_peak
+
+LM_CONVERGED = 0
+LM_NOT_CONVERGED = 1
+LM_NO_DATA = 2
+LM_SINGULAR = 3
+
+
+@njit(cache=True, nogil=True)
+def model_jac(x, n, p, npk, prof, ratio, k2, xmid, f, jac, d, want_jac):
+    """Window model into ``f[:n]`` and (if ``want_jac``) its Jacobian into ``jac[:n, :2+NP*npk]``."""
+    col = -1
+    for i in range(n):
+        t = x[i] - xmid
+        f[i] = p[0] + p[1] * t
+        if want_jac:
+            jac[i, 0] = 1.0
+            jac[i, 1] = t
+    for k in range(npk):
+        if want_jac:
+            col = 2 + NP * k
+        add_peak(x, n, p[2 + NP * k: 2 + NP * (k + 1)], prof, ratio, k2, f, jac, col, d)
+
+
+@njit(cache=True, nogil=True)
+def chol_factor(a, free, npar, lo):
+    """Cholesky factor of the free sub-matrix of ``a`` into ``lo`` (identity on fixed slots).
+
+    Returns False when that sub-matrix is not positive definite.
+    """
+    for i in range(npar):
+        for j in range(i + 1):
+            if not (free[i] and free[j]):
+                lo[i, j] = 1.0 if i == j else 0.0
+                continue
+            s = a[i, j]
+            for k in range(j):
+                s -= lo[i, k] * lo[j, k]
+            if i == j:
+                if s <= 0.0 or s != s:
+                    return False
+                lo[i, i] = math.sqrt(s)
+            else:
+                lo[i, j] = s / lo[j, j]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def chol_subst(lo, b, free, npar, out):
+    """Solve ``lo loᵀ x = b`` by substitution; fixed entries of ``out`` are 0."""
+    for i in range(npar):
+        s = b[i] if free[i] else 0.0
+        for k in range(i):
+            s -= lo[i, k] * out[k]
+        out[i] = s / lo[i, i]
+    for i in range(npar - 1, -1, -1):
+        s = out[i]
+        for k in range(i + 1, npar):
+            s -= lo[k, i] * out[k]
+        out[i] = s / lo[i, i] if free[i] else 0.0
+
+
+@njit(cache=True, nogil=True)
+def chol_solve(a, b, free, npar, lo, out):
+    """Solve ``a x = b`` on the free sub-system by Cholesky (``lo``: (npar, npar) scratch).
+
+    Returns False when ``a`` is not positive definite there.
+    """
+    if not chol_factor(a, free, npar, lo):
+        return False
+    chol_subst(lo, b, free, npar, out)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def normal_eq(jac, r, sw, n, npar, a, g):
+    """``a = Jwᵀ Jw`` and ``g = Jwᵀ r`` with ``Jw = sw * J`` (r already weighted)."""
+    for i in range(npar):
+        g[i] = 0.0
+        for j in range(npar):
+            a[i, j] = 0.0
+    for k in range(n):
+        w = sw[k]
+        if w == 0.0:
+            continue
+        w2 = w * w
+        rk = r[k] * w
+        for i in range(npar):
+            ji = jac[k, i]
+            if ji == 0.0:
+                continue
+            g[i] += ji * rk
+            wi = ji * w2
+            for j in range(i + 1):
+                a[i, j] += wi * jac[k, j]
+    for i in range(npar):
+        for j in range(i + 1, npar):
+            a[i, j] = a[j, i]
+
+
+@njit(cache=True, nogil=True)
+def chi2_of(y, sw, f, n, r):
+    """Weighted residuals ``r = sw (y - f)`` and χ²."""
+    c = 0.0
+    for i in range(n):
+        r[i] = sw[i] * (y[i] - f[i])
+        c += r[i] * r[i]
+    return c
+
+
+@njit(cache=True, nogil=True)
+def init_free(sw, n, p, lb, ub, free, npar, cov):
+    """Mark free slots, clip ``p`` into its bounds, zero ``cov``; returns the degrees of freedom."""
+    npts = 0
+    for i in range(n):
+        if sw[i] > 0.0:
+            npts += 1
+    nfree = 0
+    for j in range(npar):
+        free[j] = lb[j] < ub[j]
+        if free[j]:
+            nfree += 1
+            p[j] = min(max(p[j], lb[j]), ub[j])
+        else:
+            p[j] = lb[j]
+        for i in range(npar):
+            cov[i, j] = 0.0
+    return npts - nfree
+
+
+@njit(cache=True, nogil=True)
+def damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar):
+    """Solve ``(a + λ D) step = g`` for the free slots not held at a bound by the gradient.
+
+    ``D`` is diag(a), floored at 1e-9 of its largest active entry.  ``a`` is
+    restored on return.  Returns False when the damped matrix is not positive definite.
+    """
+    for j in range(npar):
+        act[j] = free[j]
+        if free[j] and ((p[j] <= lb[j] and g[j] < 0.0) or (p[j] >= ub[j] and g[j] > 0.0)):
+            act[j] = False
+    amax = 0.0
+    for j in range(npar):
+        if act[j] and a[j, j] > amax:
+            amax = a[j, j]
+    for j in range(npar):
+        diag[j] = a[j, j]
+        a[j, j] = diag[j] + lam * max(diag[j], 1e-9 * amax + 1e-300)
+    ok = chol_solve(a, g, act, npar, lo, step)
+    for j in range(npar):
+        a[j, j] = diag[j]
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def covariance(a, p, lb, free, npk, redchi, lo, e, col, cov):
+    """Covariance ``a⁻¹ χ²ᵣ`` of the free slots into ``cov`` (NaN if singular; returns False).
+
+    A peak whose area sits at its lower bound contributes only its area slot
+    (its centre and widths are then undetermined).  ``e``, ``col``: (npar,) scratch.
+    """
+    npar = 2 + NP * npk
+    for k in range(npk):
+        base = 2 + NP * k
+        if free[base + P_AREA] and p[base + P_AREA] <= lb[base + P_AREA]:
+            for j in range(NP):
+                if j != P_AREA:
+                    free[base + j] = False
+    if not chol_factor(a, free, npar, lo):
+        for i in range(npar):
+            for m in range(npar):
+                cov[i, m] = math.nan
+        return False
+    for j in range(npar):
+        if not free[j]:
+            continue
+        for i in range(npar):
+            e[i] = 1.0 if i == j else 0.0
+        chol_subst(lo, e, free, npar, col)
+        for i in range(npar):
+            cov[i, j] = col[i] * redchi
+    return True
+
+
+@njit(cache=True, nogil=True)
+def lm_fit(x, y, sw, n, p, lb, ub, npk, prof, ratio, k2, xmid, maxiter, tol, cov, ws, wsm, wv, wb):
+    """Fit one window in place.
+
+    Parameters
+    ----------
+    x, y, sw : ndarray, shape (>= n,)
+        2θ (deg), intensity and 1/σ (0 for a masked point).
+    n : int
+        Number of points.
+    p : ndarray, shape (npar,)
+        Start values, overwritten with the solution.
+    lb, ub : ndarray, shape (npar,)
+        Bounds; ``lb == ub`` fixes a slot.
+    npk, prof, ratio, k2, xmid :
+        Peak count, profile code, λ₂/λ₁, I₂/I₁ (0: no doublet), background origin (deg).
+    maxiter : int
+        Maximum number of Jacobian evaluations.
+    tol : float
+        An accepted, lightly damped step that lowers χ² by less than
+        ``tol × max(χ²ᵣ, 1)`` ends the fit (χ² is in units of σ², so 1e-4 is
+        far below statistical significance: parameters settle to ~0.01 esd);
+        so does a decrease below ten times that over ten iterations.
+    cov : ndarray, shape (npar, npar)
+        Output covariance, scaled by the reduced χ² (0 for fixed slots).
+    ws : ndarray, shape (5, >= n)
+        Scratch rows: f, r, ftrial, rtrial, spare.
+    wsm : ndarray, shape (>= 2*n + 2*npar, npar)
+        Scratch: two Jacobians then the a, lo matrices.
+    wv : ndarray, shape (6, >= npar)
+        Scratch vectors.
+    wb : ndarray of bool, shape (2, >= npar)
+        Scratch masks.
+
+    Returns
+    -------
+    status : int
+        ``LM_*`` code.
+    chi2 : float
+        Final χ².
+    nfev : int
+        Number of model evaluations.
+    dof : int
+        Degrees of freedom (points - free slots).
+    """
+    npar = 2 + NP * npk
+    jac = wsm[:n]
+    jact = wsm[n:2 * n]
+    a = wsm[2 * n:2 * n + npar]
+    lo = wsm[2 * n + npar:2 * n + 2 * npar]
+    f = ws[0]
+    r = ws[1]
+    ft = ws[2]
+    rt = ws[3]
+    d = wv[0, :NP]
+    g = wv[1, :npar]
+    step = wv[2, :npar]
+    diag = wv[4, :npar]
+    pt = wv[3, :npar]
+    col = wv[5, :npar]
+    free = wb[0, :npar]
+    act = wb[1, :npar]
+    dof = init_free(sw, n, p, lb, ub, free, npar, cov)
+    if dof < 1:
+        return LM_NO_DATA, math.nan, 0, dof
+    model_jac(x, n, p, npk, prof, ratio, k2, xmid, f, jac, d, True)
+    chi2 = chi2_of(y, sw, f, n, r)
+    nfev = 1
+    lam = 1e-3
+    chi2_ref = chi2
+    status = LM_NOT_CONVERGED
+    it = 0
+    fresh = True
+    while it < maxiter:
+        if fresh:
+            normal_eq(jac, r, sw, n, npar, a, g)
+            it += 1
+            fresh = False
+        ok = damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar)
+        if not ok:
+            lam *= 10.0
+            if lam > 1e12:
+                break
+            continue
+        for j in range(npar):
+            v = p[j] + step[j]
+            pt[j] = min(max(v, lb[j]), ub[j]) if free[j] else p[j]
+        model_jac(x, n, pt, npk, prof, ratio, k2, xmid, ft, jact, d, True)
+        nfev += 1
+        chi2t = chi2_of(y, sw, ft, n, rt)
+        if chi2t == chi2t and chi2t <= chi2:
+            dec = chi2 - chi2t
+            for j in range(npar):
+                p[j] = pt[j]
+            chi2 = chi2t
+            f, ft = ft, f
+            r, rt = rt, r
+            jac, jact = jact, jac
+            fresh = True
+            lam = max(lam * 0.1, 1e-10)
+            thr = tol * max(chi2 / dof, 1.0)
+            if dec <= thr and lam <= 1e2:
+                status = LM_CONVERGED
+                break
+            if it % 10 == 0:
+                # stagnation: tiny χ² decrease over ten iterations
+                if chi2_ref - chi2 < 10.0 * thr:
+                    status = LM_CONVERGED
+                    break
+                chi2_ref = chi2
+        else:
+            lam *= 10.0
+            if lam > 1e10:
+                status = LM_CONVERGED
+                break
+    # covariance at the solution
+    normal_eq(jac, r, sw, n, npar, a, g)
+    if not covariance(a, p, lb, free, npk, chi2 / dof, lo, pt, col, cov):
+        return (LM_SINGULAR if status == LM_CONVERGED else status), chi2, nfev, dof
+    return status, chi2, nfev, dof

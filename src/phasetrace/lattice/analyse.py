@@ -1,0 +1,368 @@
+"""Phase identification and lattice refinement over a whole stack: :func:`analyse_phases`.
+
+Pipeline per stack: background → peak search → per-scan phase search (cells free within
+their lattice ranges, neighbouring scans' cells as extra starting points) → stack prior
+(short gaps filled, short isolated detections dropped) → whole-pattern Pawley refinement of
+the cells of the phases present with a zero shift shared by all phases → derived values.
+
+Phase fractions are semi-quantitative: a Rietveld-like scale S_p = ΣA_k/ΣI_k is taken from
+the Pawley intensities A_k and the reference-structure intensities I_k (00l reflections
+of layered phases excluded, as they carry the preferred orientation), and converted to
+weight fractions with the Hill–Howard relation W_p ∝ S_p (ZM)_p V_p over the electrode
+phases (cell components get NaN).  They inherit the errors of the idealised structures.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from threadpoolctl import threadpool_limits
+
+from ..errors import ConfigError, FitError
+from ..phases.identify import ScanIdentification, apply_stack_prior, identify_scan
+from ..phases.peaksearch import PeakList, estimate_background, estimate_fwhm, find_peaks
+from ..phases.reference import ReferencePhase
+from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A,
+                      validate_stack)
+from .output import build_result
+from .pawley import PawleyResult, pawley_refine
+
+__all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
+
+logger = logging.getLogger(__name__)
+
+#: tunable options of :func:`analyse_phases` and their defaults.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "min_snr": 4.0,          # peak detection threshold (noise units)
+    "min_score": 0.65,       # completeness needed to accept a phase
+    "keep_score": 0.5,       # ... to keep a phase present in the previous scan (hysteresis)
+    "min_gain": 0.04,        # share of observed peak intensity a phase must add
+    "parent_margin": 0.05,   # distorted variant must beat its parent's score by this
+    "max_gap": 2,            # stack prior: longest isolated detection dropped, scans
+    "max_fill": 6,           # stack prior: longest gap filled, scans
+    "prior_score": 0.45,     # stack prior: score needed to fill a gap
+    "strong_score": 0.85,    # stack prior: score needed to keep an isolated detection
+    "min_share": 0.004,      # Pawley intensity share below which a phase is dropped
+    "max_zero_deg": 0.5,     # bound of the zero shift in the first scans, degrees
+    "zero_settle_scans": 5,  # scans after which the zero is held near its running median
+    "zero_drift_deg": 0.02,  # allowed departure from that median, degrees
+    "keep_calc": True,       # store the calculated pattern
+    "max_nfev": 40,          # model evaluations per Pawley refinement
+    "detect_kalpha2": True,  # test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given)
+}
+
+
+def _net_pattern(stack: xr.Dataset, background: Any) -> np.ndarray:
+    y = stack[INTENSITY].values.astype(float)
+    if background is None:
+        bg = estimate_background(stack[TWO_THETA].values, y)
+    elif isinstance(background, xr.Dataset):
+        bg = background["background"].values
+    else:
+        bg = np.asarray(getattr(background, "values", background), dtype=float)
+    if bg.shape != y.shape:
+        raise ConfigError(f"background has shape {bg.shape}, expected {y.shape} (scan, two_theta)")
+    return y - bg
+
+
+def _peaks_from_dataset(peaks: xr.Dataset, n_scans: int, noise: np.ndarray) -> list[PeakList]:
+    """PeakLists from a ``phasetrace.peaks.fit_stack`` result (converged peaks only)."""
+    out = []
+    for s in range(n_scans):
+        row = peaks.isel({SCAN: s})
+        pos = np.asarray(row["center"].values, float)
+        height = np.asarray(row["height"].values, float) if "height" in row else np.ones_like(pos)
+        ok = np.isfinite(pos) & np.isfinite(height)
+        if "status" in row:
+            ok &= np.asarray(row["status"].values) <= 1
+        order = np.argsort(pos[ok])
+        snr = height[ok][order] / max(float(noise[s]), 1e-12)
+        out.append(PeakList(pos[ok][order], height[ok][order], snr))
+    return out
+
+
+def _report(progress: bool | Callable[[int, int], None], i: int, n: int) -> None:
+    if callable(progress):
+        progress(i, n)
+    elif progress:
+        logger.info("phase analysis: scan %d of %d", i + 1, n)
+
+
+def _priors(idents, refined, opts) -> dict[str, list[np.ndarray]]:
+    """Candidate cells for the next scan: refined cells and good search cells of the last two."""
+    priors: dict[str, list[np.ndarray]] = {}
+    for kept, res in refined[-2:]:
+        if res is not None:
+            for phase, free in zip(kept, res.free):
+                priors.setdefault(phase.label, []).append(free)
+    for ident in idents[-1:]:
+        for label, m in ident.matches.items():
+            if m.score >= opts["prior_score"]:
+                priors.setdefault(label, []).append(m.free)
+    return priors
+
+
+def _presence(library, idents, opts) -> tuple[np.ndarray, np.ndarray]:
+    labels = [p.label for p in library]
+    present = np.array([[lab in ident.present for lab in labels] for ident in idents])
+    score = np.array([[ident.matches[lab].score for lab in labels] for ident in idents])
+    for j, phase in enumerate(library):
+        present[:, j] = apply_stack_prior(present[:, j], score[:, j], max_gap=opts["max_gap"],
+                                          max_fill=opts["max_fill"],
+                                          prior_score=opts["prior_score"],
+                                          strong_score=opts["strong_score"])
+    return present, score
+
+
+def _pawley(ctx, phases, starts, zero0, zero_bound):
+    return pawley_refine(ctx["tt"], ctx["net_s"], ctx["sig_s"], phases, starts,
+                         wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
+                         kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], zero0=zero0,
+                         max_zero_deg=zero_bound, max_nfev=ctx["opts"]["max_nfev"])
+
+
+def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> PawleyResult:
+    """Refine from the previous scan's cells when every phase has one, else from the search
+    cells; when both exist, differ and the first fit is clearly worse than the previous
+    scan's, refine from the other too and keep the lower χ² (the whole pattern arbitrates)."""
+    alt = [previous.get(p.label) for p in phases]
+    if any(a is None for a in alt):
+        return _pawley(ctx, phases, starts, zero0, zero_bound)
+    res = _pawley(ctx, phases, alt, zero0, zero_bound)
+    differs = any(np.max(np.abs(a / f - 1.0)) > 1e-3 for a, f in zip(alt, starts))
+    if differs and res.redchi > 1.1 * ctx.get("last_redchi", np.inf) + 0.05:
+        other = _pawley(ctx, phases, starts, zero0, zero_bound)
+        if other.redchi < res.redchi:
+            res = other
+    return res
+
+
+def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
+                 ) -> tuple[list[ReferencePhase], PawleyResult | None]:
+    """Pawley refinement; phases with a negligible intensity share are dropped and it reruns."""
+    opts = ctx["opts"]
+    while phases:
+        try:
+            res = _best_pawley(ctx, phases, starts, previous, zero0, zero_bound)
+        except FitError as err:
+            logger.warning("scan left unrefined: %s", err)
+            return [], None
+        totals = np.array([float(np.sum(a)) for a in res.intensity])
+        share = totals / max(totals.sum(), 1e-300)
+        weak = [i for i, p in enumerate(phases)
+                if share[i] < opts["min_share"] and not p.is_cell_component]
+        if not weak:
+            return phases, res
+        drop = min(weak, key=lambda i: share[i])
+        logger.debug("dropping %s (intensity share %.4f)", phases[drop].label, share[drop])
+        phases = phases[:drop] + phases[drop + 1:]
+        starts = starts[:drop] + starts[drop + 1:]
+    return [], None
+
+
+def _zero_window(refined, opts) -> tuple[float, float]:
+    """Start and bound of the zero shift: free at first, then near the running median."""
+    zeros = [res.zero for _, res in refined if res is not None]
+    if len(zeros) < opts["zero_settle_scans"]:
+        return (zeros[-1] if zeros else 0.0), opts["max_zero_deg"]
+    return float(np.median(zeros[-opts["zero_settle_scans"]:])), opts["zero_drift_deg"]
+
+
+def _previous_cells(refined) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for kept, res in refined[-3:]:
+        if res is not None:
+            out.update({p.label: f for p, f in zip(kept, res.free)})
+    return out
+
+
+def _run_scans(ctx, library, peak_lists, net, sigma, progress):
+    """Sequential identification + refinement; each scan starts from its predecessors."""
+    opts = ctx["opts"]
+    idents: list[ScanIdentification] = []
+    refined: list[tuple[list[ReferencePhase], PawleyResult | None]] = []
+    for s, pk in enumerate(peak_lists):
+        ident = identify_scan(
+            library, pk, ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
+            priors=_priors(idents, refined, opts), min_score=opts["min_score"],
+            min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
+            forced={p.label: opts["keep_score"] for p in (refined[-1][0] if refined else [])})
+        idents.append(ident)
+        refined.append(_refine_present(ctx, library, ident, ident.present, s, net, sigma, refined))
+        if refined[-1][1] is not None:
+            ctx["last_redchi"] = refined[-1][1].redchi
+        _report(progress, s, len(peak_lists))
+    return idents, refined
+
+
+def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> None:
+    """Hysteresis backwards in time: a phase present in scan s+1 is kept in scan s with the
+    lower ``keep_score`` (phases appearing during a transition are caught early too)."""
+    opts = ctx["opts"]
+    for s in range(len(idents) - 2, -1, -1):
+        later = {p.label for p in refined[s + 1][0]}
+        now = {p.label for p in refined[s][0]}
+        if not later - now:
+            continue
+        priors = _priors([], [refined[s + 1]], opts)
+        ident = identify_scan(
+            library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
+            wavelength2_A=ctx["wl2"], priors=priors, min_score=opts["min_score"],
+            min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
+            forced={label: opts["keep_score"] for label in later | now})
+        if set(ident.present) > now:
+            idents[s] = ident
+            refined[s] = _refine_present(ctx, library, ident, ident.present, s, net, sigma,
+                                         refined[:s] + [refined[s + 1]])
+
+
+def _refine_present(ctx, library, ident, labels, s, net, sigma, refined):
+    phases = [p for p in library if p.label in labels]
+    starts = [ident.matches[p.label].free for p in phases]
+    zero0, bound = _zero_window(refined, ctx["opts"])
+    ctx.update(net_s=net[s], sig_s=sigma[s])
+    return _refine_scan(ctx, phases, starts, _previous_cells(refined), zero0, bound)
+
+
+def _doublet_candidate(wl: float) -> tuple[float, float] | None:
+    """(λ2, I2/I1) of the characteristic line whose Kα1 equals ``wl`` (±0.0015 Å), else None."""
+    for wl1, wl2, ratio in WAVELENGTHS_A.values():
+        if ratio > 0 and abs(wl1 - wl) <= 0.0015:
+            return wl2, ratio
+    return None
+
+
+def _detect_kalpha2(ctx, library, peak_lists, net, sigma) -> None:
+    """Decide from the data whether an unannounced Kα2 line is present.
+
+    Only for a primary wavelength equal to a characteristic Kα1 and no second wavelength
+    given: the brightest scan is refined with and without the doublet and the doublet is
+    adopted when it lowers the reduced χ² by more than 5 %.  The decision is logged and
+    recorded in the result attributes (``kalpha2_detected``).
+    """
+    cand = _doublet_candidate(ctx["wl"])
+    ctx["kalpha2_detected"] = "not tested"
+    if cand is None or np.isfinite(ctx["wl2"]):
+        return
+    s = int(np.argmax([np.sum(p.height) for p in peak_lists]))
+    ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
+                          min_score=ctx["opts"]["min_score"], min_gain=ctx["opts"]["min_gain"])
+    phases = [p for p in library if p.label in ident.present]
+    if not phases:
+        return
+    starts = [ident.matches[p.label].free for p in phases]
+    ctx.update(net_s=net[s], sig_s=sigma[s])
+    single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
+    trial = {**ctx, "wl2": cand[0], "ratio": cand[1]}
+    double = _pawley(trial, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
+    adopt = double.redchi < 0.95 * single.redchi
+    ctx["kalpha2_detected"] = f"{adopt} (redchi {single.redchi:.3g} without, {double.redchi:.3g} with)"
+    logger.info("Kα2 test on scan %d: %s", s, ctx["kalpha2_detected"])
+    if adopt:
+        ctx["wl2"], ctx["ratio"] = cand
+
+
+def _prepare(stack, background, peaks, opts):
+    """Validated arrays, width/tolerance and peak lists: (ctx, net, sigma, peak_lists)."""
+    validate_stack(stack)
+    if background is None and isinstance(peaks, xr.Dataset) and "background" in peaks:
+        background = peaks["background"]
+    tt = stack[TWO_THETA].values.astype(float)
+    wl = float(stack.attrs["wavelength_A"])
+    wl2 = float(stack.attrs.get("wavelength2_A", math.nan))
+    ratio = float(stack.attrs.get("kalpha2_ratio", 0.0) or 0.0)
+    if not ratio > 0:
+        wl2 = math.nan
+    net = _net_pattern(stack, background)
+    sigma = stack[INTENSITY_SIGMA].values if INTENSITY_SIGMA in stack else np.sqrt(
+        np.maximum(stack[INTENSITY].values, 1.0))
+    n = net.shape[0]
+    fwhm = float(np.median([estimate_fwhm(tt, net[s]) for s in sorted({0, n // 2, n - 1})]))
+    tol = max(0.3 * fwhm, 1.5 * float(np.median(np.diff(tt))))
+    if peaks is None:
+        peak_lists = find_peaks(tt, net, sigma, fwhm_deg=fwhm, min_snr=opts["min_snr"])
+    else:
+        peak_lists = _peaks_from_dataset(peaks, n, np.nanmedian(sigma, axis=1))
+    ctx = {"tt": tt, "wl": wl, "wl2": wl2, "ratio": ratio, "fwhm": fwhm, "tol": tol,
+           "tt_range": (tt[0], tt[-1]), "opts": opts}
+    return ctx, net, sigma, peak_lists
+
+
+def analyse_phases(
+    stack: xr.Dataset,
+    *,
+    library: list[ReferencePhase],
+    peaks: xr.Dataset | None = None,
+    background: xr.Dataset | xr.DataArray | np.ndarray | None = None,
+    progress: bool | Callable[[int, int], None] = False,
+    **options: Any,
+) -> xr.Dataset:
+    """Identify phases and refine their lattices in every scan of a stack.
+
+    Parameters
+    ----------
+    stack : xarray.Dataset
+        Stack following :mod:`phasetrace.schema` (``intensity``, ``intensity_sigma``,
+        ``two_theta`` in degrees, attrs ``wavelength_A``, ``wavelength2_A``, ``kalpha2_ratio``).
+    library : list of ReferencePhase
+        Candidate phases (:func:`phasetrace.phases.load_library`).
+    peaks : xarray.Dataset, optional
+        Output of ``phasetrace.peaks.fit_stack`` (``center``, ``height``, ``status`` on
+        (scan, peak)); when absent an internal peak search is used.
+    background : Dataset, DataArray or ndarray, optional
+        Background (scan, two_theta) to subtract; taken from ``peaks["background"]``
+        when that exists, else estimated.
+    progress : bool or callable
+        True logs progress; a callable gets ``(scan_index, n_scans)``.
+    **options
+        Overrides of :data:`DEFAULT_OPTIONS`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over (scan, phase): variables of ``phasetrace.schema.PHASE_VARS`` plus
+        ``score_gain``, ``volume_strain_pristine``, ``esd_volume_per_fu``; over scan:
+        ``zero_shift``, ``esd_zero_shift``, ``redchi``, ``n_unindexed``; ``unindexed_peaks``
+        (scan, unindexed) in degrees, NaN-padded; optionally ``calc`` (scan, two_theta).
+        Coordinates on ``phase``: ``phase_family``, ``is_cell_component``, ``phase_parent``,
+        ``phase_space_group``, ``phase_crystal_system``.  NaN where a phase is absent.
+
+    Raises
+    ------
+    SchemaError
+        If the stack does not follow the schema or has no wavelength.
+    ConfigError
+        For an unknown option or a background of the wrong shape.
+    """
+    unknown = set(options) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown analyse_phases option(s) {sorted(unknown)}; "
+                          f"known: {sorted(DEFAULT_OPTIONS)}")
+    if not library:
+        raise ConfigError("empty phase library: pass load_library(...) with at least one phase")
+    opts = {**DEFAULT_OPTIONS, **options}
+    ctx, net, sigma, peak_lists = _prepare(stack, background, peaks, opts)
+    # many small least-squares solves: BLAS threads only add overhead (and oversubscribe)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if opts["detect_kalpha2"]:
+            _detect_kalpha2(ctx, library, peak_lists, net, sigma)
+        idents, refined = _run_scans(ctx, library, peak_lists, net, sigma, progress)
+        _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined)
+        present, score = _presence(library, idents, opts)
+        for s in range(net.shape[0]):
+            labels = [p.label for j, p in enumerate(library) if present[s, j]]
+            if sorted(labels) != sorted(idents[s].present):
+                refined[s] = _refine_present(ctx, library, idents[s], labels, s, net, sigma,
+                                             refined[:s])
+    result = build_result(stack, library, idents, refined, score, peak_lists,
+                          wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"], tol_deg=ctx["tol"],
+                          fwhm_deg=ctx["fwhm"], options=opts)
+    result.attrs["kalpha2_detected"] = ctx["kalpha2_detected"]
+    result.attrs["wavelength2_used_A"] = ctx["wl2"]
+    result.attrs["kalpha2_ratio_used"] = ctx["ratio"] if np.isfinite(ctx["wl2"]) else 0.0
+    return result

@@ -1,0 +1,394 @@
+"""Phase identification: which reference phases are in a scan, with approximate cells.
+
+Method (per scan, then over the stack)
+--------------------------------------
+1. *Cell search.*  For every phase, its lattice range is searched coarse-to-fine for the cell
+   whose reflections best land on observed peaks.  The score of a cell is the weighted
+   completeness ``Σ_k w_k exp(−Δ_k²/2 tol²) / Σ_k w_k`` (Δ_k = distance of reflection k to the
+   nearest observed peak) with ``w_k = √I_k`` (square root: robust to preferred orientation)
+   over reflections stronger than 2 % of the strongest.  Weak reflections that are missing
+   cost little; peaks shifted by degrees are followed because the cell is free.
+2. *Greedy explanation.*  Phases are accepted in order of completeness; each must explain
+   observed peak intensity that no accepted phase explains yet (``gain`` ≥ ``min_gain``,
+   with at least two new peaks, three for lower symmetry) and score ≥ ``min_score``.  A subset phase
+   (O1 under O2, P2 under an undistorted P'2) therefore adds nothing and is rejected;
+   a distorted variant is only considered when its distortion exceeds ``min_distortion``.
+3. *Stack prior.*  A phase present in the previous scan stays with a lower completeness
+   (hysteresis, ``forced``); gaps (≤ ``max_fill`` scans) in a phase seen on both sides are
+   filled when the phase still scores ≥ ``prior_score`` there; isolated detections
+   (≤ ``max_gap`` scans) scoring below ``strong_score`` are dropped.
+
+Peaks left unexplained are reported, not forced onto a phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._kernels.match import score_cells
+from .cell import cell_from_free, d_spacing, metric_from_free
+from .peaksearch import PeakList
+from .reference import ReferencePhase
+
+__all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "apply_stack_prior",
+           "match_peaks", "twin"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellMatch:
+    """Best cell of one phase in one scan.
+
+    Attributes
+    ----------
+    free : ndarray, shape (n_free,)
+        Free cell parameters (Å, degrees).
+    score : float
+        Weighted completeness, 0–1.
+    matched : ndarray of bool, shape (P,)
+        Observed peaks within 2.5 tol of one of the phase's reflections (Kα2 included).
+    """
+
+    free: np.ndarray
+    score: float
+    matched: np.ndarray
+
+
+@dataclass
+class ScanIdentification:
+    """Identification of one scan: matches of all phases and the accepted labels."""
+
+    matches: dict[str, CellMatch]
+    present: list[str] = field(default_factory=list)
+    gain: dict[str, float] = field(default_factory=dict)
+    unexplained: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def _weights(phase: ReferencePhase, wavelength_A: float, tt_range: tuple[float, float],
+             max_reflections: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """hkl (float, (K,3)) and weights √I of the phase's reflections worth matching."""
+    tt, inten = phase.intensities(np.array(phase.cell), wavelength_A)
+    lo, hi = tt_range
+    span = 0.15 * (hi - lo)
+    ok = np.isfinite(tt) & (tt > lo - span) & (tt < hi + span)
+    if not ok.any():
+        return np.zeros((0, 3)), np.zeros(0)
+    inten = np.where(ok, inten, 0.0)
+    keep = inten >= 0.02 * inten.max()
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(-inten[idx])][:max_reflections]
+    return phase.hkl[idx].astype(float), np.sqrt(inten[idx] / inten.max())
+
+
+def _score(phase, free, hkl, w, wl, tt_range, pos, tol):
+    metric = np.ascontiguousarray(metric_from_free(phase.crystal_system, free))
+    out = np.empty(metric.shape[0])
+    score_cells(metric, hkl, w, wl, tt_range[0], tt_range[1], pos, tol, out)
+    if phase.min_distortion > 0:
+        dist = phase.distortion(cell_from_free(phase.crystal_system, free))
+        out[dist < phase.min_distortion] *= 0.5
+    return out
+
+
+def _sensitivity(phase, hkl, wl, free0):
+    """Largest |∂2θ/∂p| (degrees per unit) over reflections, per free parameter."""
+    base = phase.crystal_system
+    out = np.empty(free0.size)
+    for j in range(free0.size):
+        step = np.zeros(free0.size)
+        step[j] = 1e-3 * max(abs(free0[j]), 1.0)
+        c0 = cell_from_free(base, free0)
+        c1 = cell_from_free(base, free0 + step)
+        with np.errstate(invalid="ignore"):
+            t0 = 2 * np.degrees(np.arcsin(np.clip(wl / (2 * d_spacing(c0, hkl)), 0, 1)))
+            t1 = 2 * np.degrees(np.arcsin(np.clip(wl / (2 * d_spacing(c1, hkl)), 0, 1)))
+        out[j] = max(np.nanmax(np.abs(t1 - t0)) / step[j], 1e-6)
+    return out
+
+
+_PLANS: dict[tuple, tuple | None] = {}
+
+
+def _plan(phase: ReferencePhase, wl: float, tt_range: tuple[float, float], tol_deg: float,
+          max_points: int) -> tuple | None:
+    """Reflections, weights and grid steps of a phase's search (cached per phase/setup)."""
+    key = (id(phase), phase.label, wl, float(tt_range[0]), float(tt_range[1]), tol_deg, max_points)
+    if key in _PLANS:
+        return _PLANS[key]
+    hkl, w = _weights(phase, wl, tt_range)
+    if hkl.shape[0] == 0:
+        plan = None
+    else:
+        bounds = phase.free_bounds
+        fine = tol_deg / _sensitivity(phase, hkl, wl, bounds.mean(axis=1))
+        n_fine = np.maximum((bounds[:, 1] - bounds[:, 0]) / fine, 1.0)
+        factor = max((np.prod(n_fine) / max_points) ** (1.0 / n_fine.size), 1.0)
+        step = fine * factor
+        axes = [np.arange(lo, hi + st / 2, st) for (lo, hi), st in zip(bounds, step)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+        offs = np.stack(np.meshgrid(*[np.arange(-1, 2)] * len(axes), indexing="ij"),
+                        axis=-1).reshape(-1, len(axes))
+        plan = (hkl, w, bounds, fine, step, factor, grid, offs)
+    if len(_PLANS) > 512:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
+                tt_range: tuple[float, float], *, tol_deg: float,
+                priors: list[np.ndarray] | None = None, max_points: int = 2500,
+                wavelength2_A: float = float("nan")) -> CellMatch:
+    """Coarse-to-fine search of the phase's lattice range for the best-matching cell.
+
+    Parameters
+    ----------
+    phase : ReferencePhase
+    peaks : PeakList
+        Observed peaks of the scan.
+    wavelength_A : float
+        Primary wavelength, Å.
+    tt_range : (float, float)
+        Measured 2θ range, degrees.
+    tol_deg : float
+        Matching tolerance (Gaussian σ) of the final stage, degrees.
+    priors : list of ndarray, optional
+        Free-parameter vectors (e.g. from neighbouring scans) refined as extra candidates.
+    max_points : int
+        Largest number of trial cells in the coarse grid.
+    wavelength2_A : float
+        Second wavelength (Kα2), Å, or NaN; used to mark matched Kα2 peaks.
+
+    Returns
+    -------
+    CellMatch
+    """
+    pos = np.ascontiguousarray(peaks.position, dtype=float)
+    plan = _plan(phase, wavelength_A, tt_range, tol_deg, max_points)
+    if plan is None or pos.size == 0:
+        return CellMatch(phase.reference_free, 0.0, np.zeros(pos.size, bool))
+    hkl, w, bounds, fine, step, factor, grid, offs = plan
+    tol = tol_deg * max(factor, 1.0)
+    n_coarse = min(hkl.shape[0], 25)  # reflections sorted strongest first
+    scores = _score(phase, grid, hkl[:n_coarse], w[:n_coarse], wavelength_A, tt_range, pos, tol)
+    cands = list(grid[np.argsort(-scores)[:2 if priors else 4]])
+    for prior in priors or []:
+        if not any(np.all(np.abs(prior - c) <= fine) for c in cands):
+            cands.append(np.asarray(prior, float))
+    best_free, best_score = cands[0], -1.0
+    for cand in cands:
+        free, s, t = np.asarray(cand, float), step.copy(), tol
+        while True:
+            t = max(t / 2, tol_deg)
+            s = s / 2
+            trial = np.clip(free + offs * s, bounds[:, 0], bounds[:, 1])
+            sc = _score(phase, trial, hkl, w, wavelength_A, tt_range, pos, t)
+            free = trial[int(np.argmax(sc))]
+            if np.all(s <= fine) and t <= tol_deg:
+                final = float(sc.max())
+                break
+        if final > best_score:
+            best_free, best_score = free, final
+    matched = match_peaks(phase, best_free, pos, wavelength_A, tt_range, 2.5 * tol_deg,
+                          wavelength2_A=wavelength2_A)
+    return CellMatch(best_free, best_score, matched)
+
+
+def match_peaks(phase: ReferencePhase, free: np.ndarray, positions: np.ndarray,
+                wavelength_A: float, tt_range: tuple[float, float], tol_deg: float, *,
+                wavelength2_A: float = float("nan"), min_rel: float = 0.5) -> np.ndarray:
+    """Which observed peaks (bool, shape (P,)) lie within ``tol_deg`` of a reflection.
+
+    Reflections weaker than ``min_rel`` % of the strongest are ignored; Kα2 positions count
+    when ``wavelength2_A`` is finite.
+    """
+    cell = cell_from_free(phase.crystal_system, free)
+    out = np.zeros(positions.size, bool)
+    for wl in (wavelength_A, wavelength2_A):
+        if not np.isfinite(wl):
+            continue
+        tt, inten = phase.intensities(cell, wl)
+        ok = np.isfinite(tt) & (tt >= tt_range[0] - 1) & (tt <= tt_range[1] + 1)
+        if not ok.any():
+            continue
+        tt = np.sort(tt[ok & (inten >= min_rel / 100 * inten[ok].max())])
+        j = np.clip(np.searchsorted(tt, positions), 1, max(tt.size - 1, 1))
+        near = np.minimum(np.abs(positions - tt[j - 1]), np.abs(positions - tt[np.minimum(j, tt.size - 1)]))
+        out |= near <= tol_deg
+    return out
+
+
+def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: float,
+                  tt_range: tuple[float, float], *, tol_deg: float,
+                  wavelength2_A: float = float("nan"), min_score: float = 0.65,
+                  min_gain: float = 0.04, parent_margin: float = 0.05, priors: dict[str, list[np.ndarray]] | None = None,
+                  forced: dict[str, float] | None = None) -> ScanIdentification:
+    """Search every phase and accept phases greedily by newly explained peak intensity.
+
+    Parameters
+    ----------
+    library : list of ReferencePhase
+    peaks : PeakList
+    wavelength_A, wavelength2_A : float
+        Å (second NaN for monochromatic data).
+    tt_range : (float, float)
+        Degrees.
+    tol_deg : float
+        Matching tolerance, degrees.
+    min_score : float
+        Smallest completeness of an accepted phase.
+    parent_margin : float
+        A distorted variant is considered only when its score exceeds its parent's by this
+        (waived when the stack prior expects it, i.e. it is in ``forced``).
+    min_gain : float
+        Smallest share of the observed (√height-weighted) peak intensity a phase must
+        explain on top of the phases already accepted.
+    priors : dict, optional
+        Label → candidate free vectors from neighbouring scans.
+    forced : dict, optional
+        Label → lowered ``min_score`` for phases the stack prior expects here.
+
+    Returns
+    -------
+    ScanIdentification
+    """
+    priors = priors or {}
+    forced = forced or {}
+    matches = {p.label: search_cell(p, peaks, wavelength_A, tt_range, tol_deg=tol_deg,
+                                    priors=priors.get(p.label), wavelength2_A=wavelength2_A)
+               for p in library}
+    u = np.sqrt(np.maximum(peaks.height, 0.0)) * np.minimum(peaks.snr / 8.0, 1.0)
+    total = u.sum() if u.size else 1.0
+    explained = np.zeros(peaks.position.size, bool)
+    result = ScanIdentification(matches)
+    remaining = set(matches)
+    while remaining:
+        best = _next_phase(library, matches, remaining, explained, u, total, min_score=min_score,
+                           min_gain=min_gain, parent_margin=parent_margin, forced=forced)
+        if best is None:
+            break
+        result.present.append(best)
+        new = matches[best].matched & ~explained
+        result.gain[best] = float(u[new].sum() / total)
+        explained |= matches[best].matched
+        remaining.discard(best)
+        _research_twins(library, best, remaining, matches, peaks, explained, wavelength_A,
+                        tt_range, tol_deg, wavelength2_A, priors)
+    _prune_redundant(result, u, total, min_gain)
+    explained = np.zeros(peaks.position.size, bool)
+    for label in result.present:
+        explained |= matches[label].matched
+    result.unexplained = peaks.position[~explained]
+    return result
+
+
+def _next_phase(library, matches, remaining, explained, u, total, *, min_score, min_gain,
+                parent_margin, forced) -> str | None:
+    """Best-scoring remaining phase that passes the acceptance tests, or None."""
+    best, best_key = None, -1.0
+    for phase in library:  # library order: deterministic tie-breaking
+        label = phase.label
+        if label not in remaining:
+            continue
+        m = matches[label]
+        if (phase.parent in matches and label not in forced
+                and m.score < matches[phase.parent].score + parent_margin):
+            continue  # a distorted variant new to the stack must fit clearly better than its parent
+        new = m.matched & ~explained
+        gain = float(u[new].sum() / total)
+        n_needed = 2 if phase.crystal_system in ("cubic", "hexagonal") else 3
+        threshold = forced.get(label, min_score)
+        if m.score >= threshold and new.sum() >= n_needed and gain >= min_gain and m.score > best_key:
+            best, best_key = label, m.score
+    return best
+
+
+def _research_twins(library, accepted, remaining, matches, peaks, explained, wl, tt_range,
+                    tol_deg, wl2, priors) -> None:
+    """Twins of an accepted phase (same CIF, e.g. two coexisting spinels) are searched again
+    on the peaks the accepted phases leave unexplained, so they cannot take the same cell."""
+    source = next(p.source for p in library if p.label == accepted)
+    left = PeakList(peaks.position[~explained], peaks.height[~explained], peaks.snr[~explained])
+    for phase in library:
+        if phase.label in remaining and phase.source == source and left.position.size:
+            m = search_cell(phase, left, wl, tt_range, tol_deg=tol_deg,
+                            priors=priors.get(phase.label), wavelength2_A=wl2)
+            matched = match_peaks(phase, m.free, peaks.position, wl, tt_range, 2.5 * tol_deg,
+                                  wavelength2_A=wl2)
+            matches[phase.label] = CellMatch(m.free, m.score, matched)
+
+
+def twin(phase: ReferencePhase, label: str | None = None) -> ReferencePhase:
+    """A second instance of ``phase`` (label ``X-2`` by default) for two coexisting variants
+    of one structure with different cells (e.g. the two cubic spinels of a two-phase region)."""
+    return dataclasses.replace(phase, label=label or f"{phase.label}-2", aliases=())
+
+
+def _prune_redundant(result: ScanIdentification, u: np.ndarray, total: float,
+                     min_gain: float) -> None:
+    """Drop accepted phases whose matched peaks are all explained by the other accepted ones."""
+    while len(result.present) > 1:
+        unique = {}
+        for label in result.present:
+            others = np.zeros(u.size, bool)
+            for other in result.present:
+                if other != label:
+                    others |= result.matches[other].matched
+            own = result.matches[label].matched & ~others
+            unique[label] = (float(u[own].sum() / total), int(own.sum()))
+        worst = min(result.present, key=lambda k: unique[k][0])
+        if unique[worst][0] >= min_gain / 2 and unique[worst][1] >= 1:
+            for label in result.present:
+                result.gain[label] = unique[label][0]
+            return
+        result.present.remove(worst)
+        result.gain.pop(worst, None)
+
+
+def apply_stack_prior(present: np.ndarray, score: np.ndarray, *, max_gap: int = 2,
+                      max_fill: int = 6, prior_score: float = 0.4,
+                      strong_score: float = 0.8) -> np.ndarray:
+    """Fill short gaps and drop short isolated detections of one phase over the stack.
+
+    Parameters
+    ----------
+    present : ndarray of bool, shape (S,)
+    score : ndarray, shape (S,)
+        Completeness score of the phase's best cell in each scan.
+    max_gap : int
+        Longest run (scans) of an isolated detection that may be dropped.
+    max_fill : int
+        Longest gap (scans) that may be filled.
+    prior_score, strong_score : float
+        Score needed to fill a gap / to keep an isolated detection.
+
+    Returns
+    -------
+    ndarray of bool, shape (S,)
+    """
+    out = present.copy()
+    runs = _runs(out)
+    for value, start, stop in runs:
+        inner = start > 0 and stop < out.size
+        length = stop - start
+        if not value and inner and length <= max_fill and np.all(score[start:stop] >= prior_score):
+            out[start:stop] = True
+        elif (value and length <= max_gap and out.size > 2 * max_gap + 1
+              and np.max(score[start:stop]) < strong_score):
+            out[start:stop] = False
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
+    """Runs of equal values: (value, start, stop)."""
+    if mask.size == 0:
+        return []
+    edges = np.flatnonzero(np.diff(mask.astype(int))) + 1
+    starts = np.concatenate([[0], edges])
+    stops = np.concatenate([edges, [mask.size]])
+    return [(bool(mask[a]), int(a), int(b)) for a, b in zip(starts, stops)]

@@ -1,0 +1,59 @@
+"""Fixtures for batch, resume, chunked and Dask tests: small experiments cut from the example stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "patterns" / "p2o3_example"
+
+
+def _require_example() -> None:
+    if not (EXAMPLE / "scans").is_dir():
+        pytest.skip(f"{EXAMPLE} (synthetic example stack) not present")
+
+
+def make_experiment(root: Path, name: str, first: int, n_scans: int) -> Path:
+    """Copy scans first..first+n-1 of the example, its cycler file and the matching scan-log rows."""
+    _require_example()
+    folder = root / name
+    (folder / "scans").mkdir(parents=True)
+    log = (EXAMPLE / "scan_log.csv").read_text().splitlines()
+    rows = [log[0]]
+    for i in range(first, first + n_scans):
+        fname = f"scan_{i:04d}.xye"
+        shutil.copy(EXAMPLE / "scans" / fname, folder / "scans" / fname)
+        rows.append(log[i + 1])
+    (folder / "scan_log.csv").write_text("\n".join(rows) + "\n")
+    shutil.copy(EXAMPLE / "echem.csv", folder / "echem.csv")
+    return folder
+
+
+@pytest.fixture
+def truth() -> dict:
+    """truth.json of the example stack."""
+    _require_example()
+    return json.loads((EXAMPLE / "truth.json").read_text())
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    """A TOML manifest of three 5-scan experiments (P2 + O3 region of the example)."""
+    for name, first in (("cellA", 0), ("cellB", 5), ("cellC", 10)):
+        make_experiment(tmp_path / "data", name, first, 5)
+    text = ['[defaults]\nphases = "P2,O3"\n']
+    for name in ("cellA", "cellB", "cellC"):
+        text.append(f'[[experiment]]\nname = "{name}"\ninput = "data/{name}/scans"\n'
+                    f'echem = "data/{name}/echem.csv"\nscan_log = "data/{name}/scan_log.csv"\n')
+    path = tmp_path / "manifest.toml"
+    path.write_text("\n".join(text))
+    return path
+
+
+@pytest.fixture(scope="session")
+def experiment_factory():
+    """:func:`make_experiment` as a fixture: ``factory(root, name, first_scan, n_scans) -> folder``."""
+    return make_experiment

@@ -1,0 +1,24 @@
+"""Fixtures for the lattice tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from phasetrace.phases import load_library  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def library():
+    """The whole built-in library."""
+    return load_library("auto")
+
+
+@pytest.fixture(scope="session")
+def by_label(library):
+    """Library phases by label."""
+    return {p.label: p for p in library}

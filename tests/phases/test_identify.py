@@ -1,0 +1,121 @@
+"""Phase identification on synthetic patterns with known truth, and the matching kernel."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from phasetrace._kernels.match import score_cells
+from phasetrace.phases.cell import cell_from_free, metric_from_free, reciprocal_metric
+from phasetrace.phases.identify import apply_stack_prior, identify_scan, search_cell
+from phasetrace.phases.peaksearch import estimate_background, estimate_fwhm, find_peaks
+
+from simulate import pattern, simulate_stack
+
+WL = 0.7093
+TT = np.arange(5.0, 35.0, 0.01)
+
+
+def _peaks(stack):
+    tt = stack.two_theta.values
+    net = stack.intensity.values - estimate_background(tt, stack.intensity.values)
+    fwhm = estimate_fwhm(tt, net[0])
+    return find_peaks(tt, net, stack.intensity_sigma.values, fwhm_deg=fwhm), fwhm
+
+
+def _naive_score(metric, hkl, weight, wl, lo, hi, peaks, tol):
+    num = den = 0.0
+    for (h, k, l), w in zip(hkl, weight):
+        q2 = metric @ np.array([h * h, k * k, l * l, 2 * h * k, 2 * h * l, 2 * k * l])
+        tt = 2 * math.degrees(math.asin(wl * math.sqrt(q2) / 2))
+        if lo <= tt <= hi:
+            d = np.min(np.abs(peaks - tt))
+            den += w
+            num += w * math.exp(-d * d / (2 * tol * tol)) if d < 4 * tol else 0.0
+    return num / den
+
+
+def test_score_kernel_matches_naive_reference(by_label):
+    rng = np.random.default_rng(1)
+    p = by_label["P'2"]
+    frees = np.column_stack([rng.uniform(2.8, 2.9, 20), rng.uniform(4.9, 5.3, 20),
+                             rng.uniform(10.8, 11.3, 20)])
+    metrics = np.ascontiguousarray(metric_from_free("orthorhombic", frees))
+    hkl = p.hkl[:40].astype(float)
+    w = rng.uniform(0.1, 1, 40)
+    peaks = np.sort(rng.uniform(5, 35, 30))
+    out = np.empty(20)
+    assert score_cells(metrics, hkl, w, WL, 5.0, 35.0, peaks, 0.05, out) == 0
+    ref = [_naive_score(m, hkl, w, WL, 5.0, 35.0, peaks, 0.05) for m in metrics]
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    assert score_cells(metrics, hkl, w, WL, 5.0, 35.0, np.zeros(0), 0.05, out) == 1
+
+
+@pytest.mark.parametrize("system, free", [("hexagonal", [2.88, 16.7]), ("cubic", [8.24]),
+                                          ("monoclinic", [5.3, 2.85, 5.6, 110.0]),
+                                          ("orthorhombic", [2.83, 5.24, 11.1])])
+def test_fast_metric_equals_general(system, free):
+    np.testing.assert_allclose(metric_from_free(system, np.array(free)),
+                               reciprocal_metric(cell_from_free(system, np.array(free))),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_cell_found_after_large_shift(by_label):
+    """P2 moved by more than a degree at high angle (a −2 %, c +3 %) is still found."""
+    p2 = by_label["P2"]
+    free = np.array([2.83, 11.50])
+    y = pattern([p2], [free], TT, wavelength_A=WL)
+    stack = simulate_stack([y], TT, wavelength_A=WL, seed=2)
+    peaks, fwhm = _peaks(stack)
+    ref_tt = p2.reflections(None, WL, (5, 35))[1]
+    new_tt = p2.reflections(cell_from_free("hexagonal", free), WL, (5, 35))[1]
+    assert np.max(np.abs(new_tt - ref_tt[: new_tt.size])) > 0.5
+    m = search_cell(p2, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+    np.testing.assert_allclose(m.free, free, rtol=1.5e-3)
+    assert m.score > 0.9
+
+
+def test_two_phases_with_preferred_orientation_and_extra_peak(by_label, library):
+    """P2 + P3 with 00l ×3, weak reflections missing and one foreign peak: both found,
+    nothing else, and the foreign peak is reported unexplained."""
+    p2, p3 = by_label["P2"], by_label["P3"]
+    y = pattern([p2, p3], [[2.87, 11.18], [2.89, 16.70]], TT, wavelength_A=WL,
+                scales=[0.4, 0.6], po_00l=3.0, min_rel=0.03)
+    y += 0.3 * np.exp(-4 * np.log(2) * ((TT - 23.456) / 0.06) ** 2)
+    stack = simulate_stack([y], TT, wavelength_A=WL, seed=3)
+    peaks, fwhm = _peaks(stack)
+    ident = identify_scan(library, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+    assert sorted(l for l in ident.present if not by_label[l].is_cell_component) == ["P2", "P3"]
+    assert np.min(np.abs(ident.unexplained - 23.456)) < 0.02
+    np.testing.assert_allclose(ident.matches["P3"].free, [2.89, 16.70], rtol=1.5e-3)
+
+
+def test_subset_phase_and_undistorted_variant_rejected(by_label, library):
+    """O2 alone: O1 (whose reflections are a subset) and a barely distorted P'2 are not reported."""
+    y = pattern([by_label["O2"]], [[2.83, 8.90]], TT, wavelength_A=WL)
+    stack = simulate_stack([y], TT, wavelength_A=WL, seed=4)
+    peaks, fwhm = _peaks(stack)
+    ident = identify_scan(library, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+    assert ident.present == ["O2"]
+    assert ident.matches["O1"].score > 0.9          # it does fit ...
+    assert "O1" not in ident.present               # ... but explains nothing new
+
+
+def test_cell_components_recognised(by_label, library):
+    y = pattern([by_label["O3"], by_label["Al"]], [[2.96, 15.9], [4.0495]], TT,
+                wavelength_A=WL, scales=[1.0, 0.5])
+    stack = simulate_stack([y], TT, wavelength_A=WL, seed=5)
+    peaks, fwhm = _peaks(stack)
+    ident = identify_scan(library, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+    assert sorted(ident.present) == ["Al", "O3"]
+
+
+def test_stack_prior_fills_gaps_and_drops_blips():
+    present = np.array([1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0], bool)
+    score = np.array([.9, .9, .9, .6, .6, .9, .9, .9, .2, .2, .2, .7, .2, .2, .2, .2])
+    out = apply_stack_prior(present, score, max_gap=2, max_fill=6, prior_score=0.45,
+                            strong_score=0.85)
+    assert out[:8].all()            # gap with decent scores filled
+    assert not out[8:].any()        # isolated weak detection dropped, low-score gap kept
