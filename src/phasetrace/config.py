@@ -90,7 +90,7 @@ class TransitionConfig:
 
     Attributes
     ----------
-    x : {"auto", "voltage_V", "temperature_K", "time_s"}
+    x : {"auto", "voltage_V", "temperature_K", "time_s", "capacity_mAh_g"}
         Independent variable of the series.
     min_fraction : float
         Fraction (0–1) below which a phase does not define a stage.
@@ -98,12 +98,13 @@ class TransitionConfig:
         Shortest stage, in scans.
     """
 
-    x: Literal["auto", "voltage_V", "temperature_K", "time_s"] = "auto"
+    x: Literal["auto", "voltage_V", "temperature_K", "time_s", "capacity_mAh_g"] = "auto"
     min_fraction: float = 0.05
     min_scans: int = 3
 
     def __post_init__(self) -> None:
-        _choice("transitions.x", self.x, ("auto", "voltage_V", "temperature_K", "time_s"))
+        _choice("transitions.x", self.x,
+                ("auto", "voltage_V", "temperature_K", "time_s", "capacity_mAh_g"))
         if not 0.0 <= self.min_fraction < 1.0:
             raise ConfigError(f"transitions.min_fraction = {self.min_fraction}: expected 0 <= f < 1")
         if self.min_scans < 1:
