@@ -45,6 +45,12 @@ def parse() -> argparse.Namespace:
     return ap.parse_args()
 
 
+def cpu_s() -> float:
+    """User + system CPU seconds of this process (all threads) so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def rss_mb() -> float:
     """Peak resident memory of this process so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -156,15 +162,19 @@ def main() -> int:
     out(f"JIT {'compile' if args.cold else 'compile/cache load'}: {first - warm:.2f} s\n")
 
     rss0 = rss_mb()
+    c0 = cpu_s()
     t0 = time.perf_counter()
     res = fit_stack(ds, peaks=peaks, background=None)
     t_fit = time.perf_counter() - t0
+    c_fit = cpu_s() - c0
     st = res["status"].values
     err = np.abs(res["center"].values - centers)[st == FitStatus.CONVERGED]
     rate = args.scans / t_fit
     out(f"fit_stack(peaks=list, background=None): {t_fit:.2f} s -> {rate:,.0f} scans/s; "
         f"converged {np.mean(st == FitStatus.CONVERGED):.1%}, median |centre error| "
         f"{np.median(err):.1e} deg; peak RSS {rss_mb():.0f} MB (before {rss0:.0f} MB)\n")
+    out(f"  CPU {c_fit:.2f} s -> {args.scans / c_fit:,.0f} scans per CPU-second "
+        f"(load-independent; × threads for an idle machine)\n")
     del res
 
     if not args.no_auto:

@@ -126,6 +126,23 @@ def _init_background(xw, yw, n, p, npk):
 
 
 @njit(cache=True, nogil=True)
+def _at_bound(p, lb, ub, base, prof):
+    """True when a peak's centre, or its width, ended on a bound of a free slot.
+
+    For TCH a Gaussian or Lorentzian width at its lower bound is a pure
+    Lorentzian or Gaussian peak, not a failure; only upper bounds count there.
+    """
+    for j in (P_CENTER, P_FWHM, P_SHAPE):
+        if j == P_SHAPE and prof != PROF_TCH:
+            continue
+        lo_ok = prof == PROF_TCH and j != P_CENTER
+        if lb[base + j] < ub[base + j]:
+            if p[base + j] >= ub[base + j] or (not lo_ok and p[base + j] <= lb[base + j]):
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof, detect,
            out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev,
            prev, prev_ok, xw, sww, n):
@@ -174,10 +191,7 @@ def _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, 
                 out_p[s, q, j] = math.nan
                 out_esd[s, q, j] = math.nan
             continue
-        hit = False
-        for j in (P_CENTER, P_FWHM):
-            if lb[base + j] < ub[base + j] and (p[base + j] <= lb[base + j] or p[base + j] >= ub[base + j]):
-                hit = True
+        hit = _at_bound(p, lb, ub, base, prof)
         out_status[s, q] = ST_HIT_BOUND if hit else ST_CONVERGED
         if not hit:
             prev_ok[k] = True

@@ -129,7 +129,25 @@ def pv_unit(dx: float, f: float, eta: float):
 
 
 @njit(cache=True, nogil=True)
-def peak_point(dx: float, pk: np.ndarray, prof: int, d: np.ndarray) -> float:
+def peak_constants(pk: np.ndarray, prof: int):
+    """Per-peak constants used by :func:`peak_point` (a 6-tuple of floats).
+
+    Pearson VII: ``(k, 1/(fwhm N(m)), dk/dm, dlogN/dm, 0, 0)``; TCH: the
+    output of :func:`tch_mix`; other profiles: zeros.
+    """
+    if prof == PROF_PEARSON7:
+        f = pk[P_FWHM]
+        m = pk[P_SHAPE]
+        t = 2.0 ** (1.0 / m)
+        return (4.0 * (t - 1.0), 1.0 / (f * p7_area_factor(m)), -4.0 * t * _LN2 / (m * m),
+                p7_dlog_area_factor(m), 0.0, 0.0)
+    if prof == PROF_TCH:
+        return tch_mix(pk[P_FWHM], pk[P_SHAPE])
+    return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def peak_point(dx: float, pk: np.ndarray, prof: int, d: np.ndarray, cst) -> float:
     """Value of one peak component at offset ``dx`` from its centre; fills ``d``.
 
     Parameters
@@ -143,6 +161,8 @@ def peak_point(dx: float, pk: np.ndarray, prof: int, d: np.ndarray) -> float:
     d : ndarray, shape (NP,)
         Output: derivatives w.r.t. each slot; ``d[P_CENTER]`` is w.r.t. the
         component centre.
+    cst : tuple of float
+        ``peak_constants(pk, prof)``.
 
     Returns
     -------
@@ -153,16 +173,14 @@ def peak_point(dx: float, pk: np.ndarray, prof: int, d: np.ndarray) -> float:
     if prof == PROF_PEARSON7:
         f = pk[P_FWHM]
         m = pk[P_SHAPE]
-        t = 2.0 ** (1.0 / m)
-        k = 4.0 * (t - 1.0)
+        k, inv_norm, dk, dlog = cst[0], cst[1], cst[2], cst[3]
         u = dx / f
         b = 1.0 + k * u * u
-        shape = b ** (-m) / (f * p7_area_factor(m))
+        shape = b ** (-m) * inv_norm
         v = area * shape
-        dk = -4.0 * t * _LN2 / (m * m)
         d[P_CENTER] = v * 2.0 * m * k * u / (f * b)
         d[P_FWHM] = v * (-1.0 + 2.0 * m * k * u * u / b) / f
-        d[P_SHAPE] = v * (-p7_dlog_area_factor(m) - math.log(b) - m * dk * u * u / b)
+        d[P_SHAPE] = v * (-dlog - math.log(b) - m * dk * u * u / b)
         d[P_AREA] = shape
         d[P_ASYM] = 0.0
         return v
@@ -180,7 +198,7 @@ def peak_point(dx: float, pk: np.ndarray, prof: int, d: np.ndarray) -> float:
         d[P_ASYM] = area * sgn * (val + ks * dfs * f)
         return area * ks * val
     if prof == PROF_TCH:
-        f, eta, df_g, df_l, de_g, de_l = tch_mix(pk[P_FWHM], pk[P_SHAPE])
+        f, eta, df_g, df_l, de_g, de_l = cst[0], cst[1], cst[2], cst[3], cst[4], cst[5]
         val, dc, dfw, de = pv_unit(dx, f, eta)
         d[P_CENTER] = area * dc
         d[P_FWHM] = area * (dfw * df_g + de * de_g)
@@ -240,13 +258,14 @@ def add_peak(x: np.ndarray, n: int, pk: np.ndarray, prof: int, ratio: float, k2:
     dc2 = 0.0
     if k2 > 0.0:
         c2, dc2 = doublet_center(c1, ratio)
+    cst = peak_constants(pk, prof)
     for i in range(n):
-        v = peak_point(x[i] - c1, pk, prof, d)
+        v = peak_point(x[i] - c1, pk, prof, d, cst)
         if col >= 0:
             for j in range(NP):
                 jac[i, col + j] = d[j]
         if k2 > 0.0 and c2 == c2:
-            v2 = peak_point(x[i] - c2, pk, prof, d)
+            v2 = peak_point(x[i] - c2, pk, prof, d, cst)
             v += k2 * v2
             if col >= 0:
                 jac[i, col + P_CENTER] += k2 * d[P_CENTER] * dc2

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 
 from .._kernels import batch
@@ -272,7 +272,7 @@ def fit_stack_array(
     out = _allocate(n_scans, k, n_windows)
     if k == 0 or n_scans == 0:
         return _pack(out, labels)
-    nthreads = max(1, int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)))
+    nthreads = max(1, numba.get_num_threads())
     chunk = int(chunk) if chunk else int(min(max(math.ceil(n_scans / (4 * nthreads)), 4), 256))
     bar = None
     if progress is True:
