@@ -136,13 +136,14 @@ def bench_assembly(chunk_files: list[Path], n_scans: int, out: Path, *, max_map_
 
     from phasetrace.config import Config, OutputConfig, PhaseConfig
     from phasetrace.pipeline import RunInputs
-    from phasetrace.stream import open_source
+    from phasetrace.stream import load_chunk, open_source, save_chunk
     from phasetrace.stream_output import finish
 
     folder = out / "chunks"
     folder.mkdir(parents=True, exist_ok=True)
     stride = max(1, math.ceil(n_scans / max_map_scans))
-    templates = [xr.load_dataset(f, engine="h5netcdf") for f in chunk_files]
+    templates = [xr.load_dataset(f, engine="h5netcdf") if f.suffix == ".nc" else load_chunk(f)
+                 for f in chunk_files]
     paths, start, i = [], 0, 0
     while start < n_scans:
         t = templates[i % len(templates)]
@@ -155,8 +156,7 @@ def bench_assembly(chunk_files: list[Path], n_scans: int, out: Path, *, max_map_
             block = t[f"map_{name}"].values[np.arange(rows.size) % t.sizes["map_scan"]]
             ds[f"map_{name}"] = (("map_scan", "two_theta"), block)
         ds = ds.assign_coords(map_scan=rows)
-        paths.append(folder / f"chunk_{i:06d}.nc")
-        ds.to_netcdf(paths[-1], engine="h5netcdf")
+        paths.append(save_chunk(ds, folder / f"chunk_{i:06d}.npz"))
         start, i = start + size, i + 1
     source = open_source(str(DATA / "stack_10000x1000.h5"))
     config = Config().replace(phases=PhaseConfig(names=("P2",)), output=OutputConfig(figures=True, report=False))
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                         "repeating the chunk files found in DIR (from a run with keep_chunks)")
     args = p.parse_args(argv)
     if args.assembly_from is not None:
-        res = bench_assembly(sorted(args.assembly_from.glob("chunk_*.nc")), args.scans,
+        res = bench_assembly(sorted(args.assembly_from.glob("chunk_*.n[cp]*")), args.scans,
                              DATA / f"assembly_{args.scans}")
         sys.stdout.write(json.dumps(res) + "\n")
         return 0

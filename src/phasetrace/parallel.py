@@ -14,7 +14,7 @@ from .errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["connect"]
+__all__ = ["connect", "disconnect"]
 
 _CLIENTS: dict[str, Any] = {}
 
@@ -27,8 +27,9 @@ def connect(address: str, *, timeout: float = 10.0) -> Any:
     ConfigError
         If no scheduler answers at ``address`` within ``timeout`` seconds.
     """
-    if address in _CLIENTS:
-        return _CLIENTS[address]
+    cached = _CLIENTS.get(address)
+    if cached is not None and cached.status == "running":
+        return cached
     try:
         from distributed import Client
     except ImportError as err:  # pragma: no cover - distributed is a dependency
@@ -42,3 +43,14 @@ def connect(address: str, *, timeout: float = 10.0) -> Any:
                 len(client.scheduler_info().get("workers", {})))
     _CLIENTS[address] = client
     return client
+
+
+def disconnect(address: str | None = None) -> None:
+    """Close the cached client of ``address`` (all cached clients when None).
+
+    The scheduler and its workers keep running; only this process's connection ends.
+    """
+    for key in [address] if address is not None else list(_CLIENTS):
+        client = _CLIENTS.pop(key, None)
+        if client is not None:
+            client.close()

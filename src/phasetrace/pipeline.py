@@ -154,7 +154,10 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     _stage(progress, "phase identification and lattice refinement", 3, steps)
     from .lattice import analyse_phases
 
-    phases = analyse_phases(stack, library=_library(config), peaks=peaks, background=background)
+    # The phase search works on the whole pattern (its own peak search + Pawley
+    # refinement); on the shared cases it is more reliable than seeding it with the
+    # independent peak fits, which are kept as their own product in results.nc.
+    phases = analyse_phases(stack, library=_library(config), background=background)
     results = _merge_phases(results, phases)
 
     _stage(progress, "transitions", 4, steps)

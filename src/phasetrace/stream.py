@@ -12,7 +12,7 @@ backgrounds, so it is processed in chunks of scans:
    (:func:`analyse_chunk`); the per-scan results (no 2θ axis) and every
    ``map_stride``-th pattern are kept.
 3. Each finished chunk is written at once, atomically, to
-   ``OUT/.phasetrace-chunks/chunk_NNNNNN.nc``; with ``resume=True`` chunks already
+   ``OUT/.phasetrace-chunks/chunk_NNNNNN.npz`` (:func:`save_chunk`); with ``resume=True`` chunks already
    on disk for the same inputs and options are not recomputed.
 4. The chunk tables are concatenated (a few hundred MB at most for 10⁵ scans),
    aligned once with the electrochemistry on a light skeleton stack,
@@ -45,12 +45,13 @@ import xarray as xr
 
 from .config import Config
 from .errors import ConfigError, ReaderError
-from .output import prepare_out_dir, write_netcdf_atomic
+from .output import prepare_out_dir
 from .schema import INTENSITY, SCAN, TWO_THETA, make_stack, resolve_wavelength
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ChunkSource", "open_source", "analyse_chunk", "analyse_chunked", "chunk_bounds",
+           "save_chunk", "load_chunk",
            "CHUNK_DIR", "DEFAULT_CHUNK_SCANS"]
 
 #: hidden folder (inside the output folder) holding the finished chunks of a run.
@@ -277,13 +278,45 @@ def _fingerprint(source: ChunkSource, config: Config, chunk_scans: int, halo: in
     return h.hexdigest()[:32]
 
 
+def save_chunk(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a chunk result atomically as ``.npz`` (plain arrays + JSON metadata, no pickle).
+
+    Much faster to read back than netCDF for Datasets of many small variables.
+    """
+    from .output import atomic_path, json_default
+
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {"attrs": ds.attrs, "variables": {}}
+    for i, (name, var) in enumerate(ds.variables.items()):
+        values = var.values
+        arrays[f"v{i}"] = values.astype(str) if values.dtype == object else values
+        meta["variables"][name] = {"key": f"v{i}", "dims": list(var.dims), "attrs": var.attrs,
+                                   "coord": name in ds.coords}
+    arrays["meta"] = np.array(json.dumps(meta, default=json_default))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
+
+
+def load_chunk(path: str | Path, *, meta_only: bool = False) -> xr.Dataset:
+    """Read a chunk written by :func:`save_chunk` (only its attrs with ``meta_only``)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta_only:
+            return xr.Dataset(attrs=meta["attrs"])
+        items = {name: (m["dims"], z[m["key"]], m["attrs"]) for name, m in meta["variables"].items()}
+    coords = {k: v for k, v in items.items() if meta["variables"][k]["coord"]}
+    return xr.Dataset({k: v for k, v in items.items() if k not in coords}, coords=coords,
+                      attrs=meta["attrs"])
+
+
 def _load_done(folder: Path, fingerprint: str) -> dict[int, Path]:
     done: dict[int, Path] = {}
-    for path in sorted(folder.glob("chunk_*.nc")):
+    for path in sorted(folder.glob("chunk_*.npz")):
         try:
-            with xr.open_dataset(path, engine="h5netcdf") as ds:
-                ok = ds.attrs.get("chunk_fingerprint") == fingerprint
-                index = int(ds.attrs.get("chunk_index", -1))
+            attrs = load_chunk(path, meta_only=True).attrs
+            ok = attrs.get("chunk_fingerprint") == fingerprint
+            index = int(attrs.get("chunk_index", -1))
         except (OSError, ValueError, KeyError):
             ok = False
         if ok:
@@ -291,6 +324,22 @@ def _load_done(folder: Path, fingerprint: str) -> dict[int, Path]:
         else:
             path.unlink(missing_ok=True)
     return done
+
+
+#: files written by a chunked run (their ``.NAME.*.part`` temporaries are ours to remove).
+_OUTPUT_NAMES = ("sequence.json", "lattice.csv", "sequence.csv", "sequence.md", "sequence.tex",
+                 "results.nc", "report.html")
+
+
+def _clean_partials(out: Path, folder: Path) -> None:
+    """Remove temporary files a killed run left (chunks and our own output names only)."""
+    stale = list(folder.glob(".*.part"))
+    for name in _OUTPUT_NAMES:
+        stale += out.glob(f".{name}.*.part")
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        logger.info("%s: removed %d temporary file(s) of an interrupted run", out, len(stale))
 
 
 def _tasks(source: ChunkSource, bounds: list[tuple[int, int]], halo: int,
@@ -416,6 +465,7 @@ def analyse_chunked(inputs: Any, out_dir: str | Path, *, config: Config | None =
     if folder.exists() and not resume:
         shutil.rmtree(folder)
     folder.mkdir(exist_ok=True)
+    _clean_partials(out, folder)
     done = _load_done(folder, fingerprint)
     logger.info("%d scans in %d chunks of ≤ %d (%d already done)", source.n_scans, len(bounds),
                 chunk_scans, len(done))
@@ -425,7 +475,7 @@ def analyse_chunked(inputs: Any, out_dir: str | Path, *, config: Config | None =
     tasks = list(_tasks(source, bounds, halo, [i for i in range(len(bounds)) if i not in done]))
     for i, result in _run_tasks(tasks, config=config, map_stride=stride, jobs=jobs, scheduler=scheduler):
         result.attrs.update(chunk_fingerprint=fingerprint, chunk_index=i)
-        done[i] = write_netcdf_atomic(result, folder / f"chunk_{i:06d}.nc")
+        done[i] = save_chunk(result, folder / f"chunk_{i:06d}.npz")
         n_done += bounds[i][1] - bounds[i][0]
         report(n_done)
     results, written = finish([done[i] for i in range(len(bounds))], inputs, out, source=source,

@@ -22,7 +22,8 @@ import xarray as xr
 
 from . import __version__
 from .config import Config
-from .output import file_sha256, json_default, write_json_atomic, write_netcdf_atomic, write_text_atomic
+from .output import (file_sha256, json_default, prepare_out_dir, write_json_atomic, write_netcdf_atomic,
+                     write_text_atomic)
 from .schema import LATTICE_CSV_COLUMNS, PHASE, SCAN, TWO_THETA, make_stack
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,11 @@ def join_chunks(paths: list[Path]) -> xr.Dataset:
     Variables on ``scan`` are joined along ``scan``, the ``map_*`` patterns along
     ``map_scan``.
     """
+    from .stream import load_chunk
+
     tables, maps = [], []
     for path in paths:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            ds = ds.load()
+        ds = load_chunk(path)
         map_vars = [v for v in ds.data_vars if "map_scan" in ds[v].dims]
         maps.append(ds[map_vars])
         tables.append(ds.drop_vars(map_vars).drop_dims(["map_scan", TWO_THETA], errors="ignore"))
@@ -150,6 +152,7 @@ def finish(chunk_paths: list[Path], inputs: Any, out: Path, *, source: Any, conf
     from .transitions import detect_transitions
 
     t0 = time.perf_counter()
+    out = prepare_out_dir(out)
     results = _align(join_chunks(chunk_paths), inputs, source.two_theta, source.wavelength)
     tc = config.transitions
     transitions = detect_transitions(results, x=tc.x, min_fraction=tc.min_fraction, min_scans=tc.min_scans)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -57,3 +58,14 @@ def manifest(tmp_path: Path) -> Path:
 def experiment_factory():
     """:func:`make_experiment` as a fixture: ``factory(root, name, first_scan, n_scans) -> folder``."""
     return make_experiment
+
+
+@pytest.fixture
+def restore_logging():
+    """cli.main attaches a handler to the (captured) stderr; put the logging set-up back afterwards."""
+    logger = logging.getLogger("phasetrace")
+    handlers, level = logger.handlers[:], logger.level
+    yield
+    logger.handlers[:], logger.level = handlers, level
+    logging.getLogger("py.warnings").handlers[:] = []
+    logging.captureWarnings(False)

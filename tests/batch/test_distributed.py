@@ -9,6 +9,7 @@ import pytest
 
 from phasetrace.batch import read_manifest, run_batch
 from phasetrace.config import Config, OutputConfig, PhaseConfig
+from phasetrace.parallel import disconnect
 
 distributed = pytest.importorskip("distributed")
 
@@ -22,6 +23,7 @@ def cluster():
                                   host="127.0.0.1",
                                   dashboard_address=None) as c:
         yield c
+        disconnect()
 
 
 def _config() -> Config:
@@ -61,3 +63,11 @@ def test_chunked_on_scheduler_equals_local(manifest, tmp_path, cluster):
     assert local.sizes["scan"] == remote.sizes["scan"] == 5
     for f in FILES:
         assert (tmp_path / "dask" / f).read_text() == (tmp_path / "local" / f).read_text()
+
+
+def test_connect_without_scheduler_is_a_config_error():
+    from phasetrace.errors import ConfigError
+    from phasetrace.parallel import connect
+
+    with pytest.raises(ConfigError, match="no Dask scheduler answered"):
+        connect("tcp://127.0.0.1:9", timeout=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -31,17 +30,6 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
             proc.kill()
             raise AssertionError(f"{path} did not appear within {timeout} s")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def restore_logging():
-    """cli.main attaches a handler to the (captured) stderr; put the logging set-up back afterwards."""
-    logger = logging.getLogger("phasetrace")
-    handlers, level = logger.handlers[:], logger.level
-    yield
-    logger.handlers[:], logger.level = handlers, level
-    logging.getLogger("py.warnings").handlers[:] = []
-    logging.captureWarnings(False)
 
 
 @pytest.mark.slow

@@ -136,10 +136,40 @@ def test_chunk_resume_skips_finished_chunks(chunked, tmp_path):
     with pytest.raises(Stop):
         analyse_chunked(inputs, out, config=_config(), chunk_scans=4, halo=2, max_map_scans=4,
                         progress=stop_after_first)
-    assert len(list((out / CHUNK_DIR).glob("chunk_*.nc"))) == 1
+    assert len(list((out / CHUNK_DIR).glob("chunk_*.npz"))) == 1
+    # what a SIGKILL during a write leaves behind, and a file of the user's
+    (out / CHUNK_DIR / ".chunk_000001.npz.x1y2.part").write_bytes(b"half a chunk")
+    (out / ".results.nc.x1y2.part").write_bytes(b"half a file")
+    (out / ".notes.part").write_text("mine")
     seen = []
     results, _ = analyse_chunked(inputs, out, config=_config(), chunk_scans=4, halo=2, max_map_scans=4,
                                  resume=True, progress=lambda done, total: seen.append(done))
     assert seen[0] == 4  # the first chunk (scans 0-3) was reused, not recomputed
     assert seen[-1] == 9
+    assert [p.name for p in out.rglob("*.part")] == [".notes.part"]
     xr.testing.assert_equal(results[["a", "c", "fraction"]], reference[["a", "c", "fraction"]])
+
+
+@pytest.mark.slow
+def test_chunked_on_two_processes_equals_one(chunked, tmp_path):
+    inputs, out, _, _ = chunked
+    analyse_chunked(inputs, tmp_path / "j2", config=_config(), chunk_scans=4, halo=2, max_map_scans=4, jobs=2)
+    for name in ("sequence.json", "lattice.csv"):
+        assert (tmp_path / "j2" / name).read_text() == (out / name).read_text()
+
+
+def test_batch_cli_rejects_bad_chunk_size(manifest, capsys, restore_logging):
+    from phasetrace.cli.main import main
+
+    assert main(["batch", str(manifest), "--chunk-scans", "0", "--out", str(manifest.parent / "o")]) == 1
+    assert "--chunk-scans 0: expected a positive number of scans" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_batch_with_chunks(manifest, tmp_path):
+    from phasetrace.batch import read_manifest, run_batch
+
+    rows = run_batch(read_manifest(manifest)[:1], tmp_path / "out", config=_config(), chunk_scans=3)
+    assert rows[0]["status"] == "ok" and rows[0]["n_scans"] == 5
+    assert rows[0]["sequence"] == "O3/P2"
+    assert not (tmp_path / "out" / "cellA" / CHUNK_DIR).exists()

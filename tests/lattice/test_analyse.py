@@ -9,7 +9,7 @@ from phasetrace.errors import ConfigError, SchemaError
 from phasetrace.lattice import analyse_phases, lattice_table
 from phasetrace.schema import LATTICE_CSV_COLUMNS, PHASE_VARS
 
-from simulate import pattern, simulate_stack
+from phasesim import pattern, simulate_stack
 
 TT = np.arange(10.0, 70.0, 0.02)
 WL, WL2 = 1.540593, 1.544414
@@ -114,3 +114,24 @@ def test_uses_peak_fits_when_given(stack, library, truth):
     for s in range(2):
         assert bool(res.present.sel(phase="P2")[s])
         assert float(res.a.sel(phase="P2")[s]) == pytest.approx(p2[s][0], abs=1e-3)
+
+
+def test_nan_scan_does_not_stop_the_run(stack, library):
+    sub = stack.isel(scan=[0, 1, 2]).copy(deep=True)
+    sub["intensity"][1] = np.nan
+    res = analyse_phases(sub, library=library)
+    assert not res.present.values[1].any()
+    assert np.isnan(res.a.values[1]).all() and np.isnan(res.zero_shift.values[1])
+    assert bool(res.present.sel(phase="P2")[0]) and bool(res.present.sel(phase="P2")[2])
+
+
+def test_foreign_peak_reported_unindexed_and_progress(by_label, library):
+    y = pattern([by_label["P2"]], [[2.87, 11.2]], TT, wavelength_A=WL, fwhm=0.08)
+    y = y + 0.5 * np.exp(-4 * np.log(2) * ((TT - 27.5) / 0.08) ** 2)
+    sub = simulate_stack([y, y], TT, wavelength_A=WL, seed=21)
+    calls = []
+    res = analyse_phases(sub, library=library, progress=lambda i, n: calls.append((i, n)),
+                         detect_kalpha2=False)
+    assert calls[-1] == (1, 2)
+    assert np.nanmin(np.abs(res.unindexed_peaks.values[0] - 27.5)) < 0.03
+    assert res.n_unindexed.values[0] >= 1

@@ -11,7 +11,7 @@ from phasetrace._kernels.lattice import pv_design
 from phasetrace.lattice import pawley_refine
 from phasetrace.phases.cell import cell_from_free
 
-from simulate import pattern, simulate_stack
+from phasesim import pattern, simulate_stack
 
 
 def _naive_pv(x, c, w, eta):

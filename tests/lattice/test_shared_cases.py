@@ -12,7 +12,7 @@ import pytest
 
 from phasetrace.lattice import analyse_phases
 
-from simulate import load_case
+from phasesim import SHARED, load_case
 
 CASES = ["lit_p2_o2", "t1_row04_p2p3_op4", "t1_row07_p2s_distort"]
 
@@ -24,7 +24,7 @@ def test_case_against_truth(name, library, by_label):
     if probe is None:
         pytest.skip(f"shared case {name} not available")
     every = 4
-    n_total = len(list((load_case.__globals__["SHARED"] / "cases" / name / "patterns").glob("*.xye")))
+    n_total = len(list((SHARED / "cases" / name / "patterns").glob("*.xye")))
     scans = list(range(0, n_total, every))
     stack, truth = load_case(name, scans=scans)
     result = analyse_phases(stack, library=library, keep_calc=False)

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lattice"))
 
-from simulate import SHARED, load_case, simulate_stack  # noqa: E402,F401
+from phasesim import SHARED, load_case, simulate_stack  # noqa: E402,F401
 
 from phasetrace.phases import load_library  # noqa: E402
 

@@ -12,7 +12,7 @@ from phasetrace.phases.cell import cell_from_free, metric_from_free, reciprocal_
 from phasetrace.phases.identify import apply_stack_prior, identify_scan, search_cell
 from phasetrace.phases.peaksearch import estimate_background, estimate_fwhm, find_peaks
 
-from simulate import pattern, simulate_stack
+from phasesim import pattern, simulate_stack
 
 WL = 0.7093
 TT = np.arange(5.0, 35.0, 0.01)

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 #: tunable options of :func:`analyse_phases` and their defaults.
 DEFAULT_OPTIONS: dict[str, Any] = {
     "min_snr": 4.0,          # peak detection threshold (noise units)
+    "unindexed_snr": 8.0,    # unindexed peaks are reported from this SNR up
     "min_score": 0.65,       # completeness needed to accept a phase
     "keep_score": 0.5,       # ... to keep a phase present in the previous scan (hysteresis)
     "min_gain": 0.04,        # share of observed peak intensity a phase must add
@@ -191,13 +192,21 @@ def _run_scans(ctx, library, peak_lists, net, sigma, progress):
             library, pk, ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
             priors=_priors(idents, refined, opts), min_score=opts["min_score"],
             min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
-            forced={p.label: opts["keep_score"] for p in (refined[-1][0] if refined else [])})
+            forced={p.label: opts["keep_score"] for p in (refined[-1][0] if refined else [])},
+            expected={p.label for p in (refined[-1][0] if refined else [])
+                      if _established(refined, len(refined) - 3, p.label)})
         idents.append(ident)
         refined.append(_refine_present(ctx, library, ident, ident.present, s, net, sigma, refined))
         if refined[-1][1] is not None:
             ctx["last_redchi"] = refined[-1][1].redchi
         _report(progress, s, len(peak_lists))
     return idents, refined
+
+
+def _established(refined, s: int, label: str, run: int = 3) -> bool:
+    """True when ``label`` is present in scans s .. s+run-1 (a phase, not a blip)."""
+    window = refined[max(s, 0):s + run] if s >= 0 else []
+    return len(window) == run and all(label in {p.label for p in kept} for kept, _ in window)
 
 
 def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> None:
@@ -209,15 +218,19 @@ def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> Non
         now = {p.label for p in refined[s][0]}
         if not later - now:
             continue
+        later = {label for label in later if _established(refined, s + 1, label)}
+        if not later - now:
+            continue
         priors = _priors([], [refined[s + 1]], opts)
         ident = identify_scan(
             library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
             wavelength2_A=ctx["wl2"], priors=priors, min_score=opts["min_score"],
             min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
-            forced={label: opts["keep_score"] for label in later | now})
-        if set(ident.present) > now:
+            forced={label: opts["keep_score"] for label in later | now}, expected=later)
+        labels = [label for label in ident.present if label in now or label in later]
+        if set(labels) > now:   # only phases established later are added
             idents[s] = ident
-            refined[s] = _refine_present(ctx, library, ident, ident.present, s, net, sigma,
+            refined[s] = _refine_present(ctx, library, ident, labels, s, net, sigma,
                                          refined[:s] + [refined[s + 1]])
 
 
@@ -289,7 +302,7 @@ def _prepare(stack, background, peaks, opts):
     else:
         peak_lists = _peaks_from_dataset(peaks, n, np.nanmedian(sigma, axis=1))
     ctx = {"tt": tt, "wl": wl, "wl2": wl2, "ratio": ratio, "fwhm": fwhm, "tol": tol,
-           "tt_range": (tt[0], tt[-1]), "opts": opts}
+           "tt_range": (tt[0], tt[-1]), "opts": opts, "kalpha2_detected": "not tested"}
     return ctx, net, sigma, peak_lists
 
 
@@ -352,13 +365,13 @@ def analyse_phases(
         if opts["detect_kalpha2"]:
             _detect_kalpha2(ctx, library, peak_lists, net, sigma)
         idents, refined = _run_scans(ctx, library, peak_lists, net, sigma, progress)
-        _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined)
         present, score = _presence(library, idents, opts)
         for s in range(net.shape[0]):
             labels = [p.label for j, p in enumerate(library) if present[s, j]]
             if sorted(labels) != sorted(idents[s].present):
                 refined[s] = _refine_present(ctx, library, idents[s], labels, s, net, sigma,
                                              refined[:s])
+        _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined)
     result = build_result(stack, library, idents, refined, score, peak_lists,
                           wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"], tol_deg=ctx["tol"],
                           fwhm_deg=ctx["fwhm"], options=opts)

@@ -39,8 +39,10 @@ def _fill_scan(s, library, kept, res, wl, arrays) -> None:
     arrays["fraction"][s] = weight_fractions(scales, volumes, masses)
 
 
-def _unindexed(s, library, kept, res, peaks: PeakList, wl, wl2, tt_range, tol) -> np.ndarray:
-    matched = np.zeros(peaks.position.size, bool)
+def _unindexed(s, library, kept, res, peaks: PeakList, wl, wl2, tt_range, tol,
+               min_snr) -> np.ndarray:
+    """Clear peaks (SNR ≥ ``min_snr``) that no present phase indexes, degrees."""
+    matched = peaks.snr < min_snr
     zero = res.zero if res is not None else 0.0
     for i, phase in enumerate(kept):
         matched |= match_peaks(phase, res.free[i], peaks.position - zero, wl, tt_range,
@@ -71,7 +73,8 @@ def build_result(stack: xr.Dataset, library: list[ReferencePhase],
             zero[s], esd_zero[s], redchi[s] = res.zero, res.esd_zero, res.redchi
             calc[s] = res.calc
         unindexed.append(_unindexed(s, library, kept, res, peak_lists[s], wavelength_A,
-                                    wavelength2_A, (tt[0], tt[-1]), tol_deg))
+                                    wavelength2_A, (tt[0], tt[-1]), tol_deg,
+                                    options.get("unindexed_snr", 8.0)))
     width = max((u.size for u in unindexed), default=0)
     un = np.full((n, width), np.nan)
     for s, u in enumerate(unindexed):

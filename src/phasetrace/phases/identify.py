@@ -23,7 +23,6 @@ Peaks left unexplained are reported, not forced onto a phase.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from .peaksearch import PeakList
 from .reference import ReferencePhase
 
 __all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "apply_stack_prior",
-           "match_peaks", "twin"]
+           "match_peaks"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +176,11 @@ def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
     n_coarse = min(hkl.shape[0], 25)  # reflections sorted strongest first
     scores = _score(phase, grid, hkl[:n_coarse], w[:n_coarse], wavelength_A, tt_range, pos, tol)
     cands = list(grid[np.argsort(-scores)[:2 if priors else 4]])
-    for prior in priors or []:
+    ref = phase.reference_free
+    starts = list(priors or [])
+    if np.all((ref >= bounds[:, 0]) & (ref <= bounds[:, 1])):
+        starts.append(ref)   # the reference cell itself is always a candidate
+    for prior in starts:
         if not any(np.all(np.abs(prior - c) <= fine) for c in cands):
             cands.append(np.asarray(prior, float))
     best_free, best_score = cands[0], -1.0
@@ -227,7 +230,8 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
                   tt_range: tuple[float, float], *, tol_deg: float,
                   wavelength2_A: float = float("nan"), min_score: float = 0.65,
                   min_gain: float = 0.04, parent_margin: float = 0.05, priors: dict[str, list[np.ndarray]] | None = None,
-                  forced: dict[str, float] | None = None) -> ScanIdentification:
+                  forced: dict[str, float] | None = None,
+                  expected: set[str] | None = None) -> ScanIdentification:
     """Search every phase and accept phases greedily by newly explained peak intensity.
 
     Parameters
@@ -244,7 +248,7 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
         Smallest completeness of an accepted phase.
     parent_margin : float
         A distorted variant is considered only when its score exceeds its parent's by this
-        (waived when the stack prior expects it, i.e. it is in ``forced``).
+        (waived for labels in ``expected``).
     min_gain : float
         Smallest share of the observed (√height-weighted) peak intensity a phase must
         explain on top of the phases already accepted.
@@ -252,6 +256,9 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
         Label → candidate free vectors from neighbouring scans.
     forced : dict, optional
         Label → lowered ``min_score`` for phases the stack prior expects here.
+    expected : set of str, optional
+        Phases established in the neighbouring scans (after the stack prior): the parent
+        margin is waived for them, so a distorted variant and its parent can coexist.
 
     Returns
     -------
@@ -269,7 +276,8 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
     remaining = set(matches)
     while remaining:
         best = _next_phase(library, matches, remaining, explained, u, total, min_score=min_score,
-                           min_gain=min_gain, parent_margin=parent_margin, forced=forced)
+                           min_gain=min_gain, parent_margin=parent_margin, forced=forced,
+                           expected=expected or set())
         if best is None:
             break
         result.present.append(best)
@@ -288,7 +296,7 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
 
 
 def _next_phase(library, matches, remaining, explained, u, total, *, min_score, min_gain,
-                parent_margin, forced) -> str | None:
+                parent_margin, forced, expected) -> str | None:
     """Best-scoring remaining phase that passes the acceptance tests, or None."""
     best, best_key = None, -1.0
     for phase in library:  # library order: deterministic tie-breaking
@@ -296,9 +304,9 @@ def _next_phase(library, matches, remaining, explained, u, total, *, min_score, 
         if label not in remaining:
             continue
         m = matches[label]
-        if (phase.parent in matches and label not in forced
+        if (phase.parent in matches and label not in expected
                 and m.score < matches[phase.parent].score + parent_margin):
-            continue  # a distorted variant new to the stack must fit clearly better than its parent
+            continue  # a distorted variant must fit clearly better than its parent
         new = m.matched & ~explained
         gain = float(u[new].sum() / total)
         n_needed = 2 if phase.crystal_system in ("cubic", "hexagonal") else 3
@@ -321,12 +329,6 @@ def _research_twins(library, accepted, remaining, matches, peaks, explained, wl,
             matched = match_peaks(phase, m.free, peaks.position, wl, tt_range, 2.5 * tol_deg,
                                   wavelength2_A=wl2)
             matches[phase.label] = CellMatch(m.free, m.score, matched)
-
-
-def twin(phase: ReferencePhase, label: str | None = None) -> ReferencePhase:
-    """A second instance of ``phase`` (label ``X-2`` by default) for two coexisting variants
-    of one structure with different cells (e.g. the two cubic spinels of a two-phase region)."""
-    return dataclasses.replace(phase, label=label or f"{phase.label}-2", aliases=())
 
 
 def _prune_redundant(result: ScanIdentification, u: np.ndarray, total: float,

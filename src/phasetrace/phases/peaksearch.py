@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import (gaussian_filter1d, maximum_filter1d, median_filter, minimum_filter1d,
-                           uniform_filter1d)
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d, median_filter, minimum_filter1d
 
 __all__ = ["PeakList", "estimate_background", "find_peaks", "estimate_fwhm"]
 
@@ -140,7 +139,3 @@ def find_peaks(two_theta: np.ndarray, net: np.ndarray, sigma: np.ndarray, *,
         out.append(PeakList(pos, y0, snr[s, idx]))
     return out
 
-
-def smooth_noise(values: np.ndarray, size: int) -> np.ndarray:
-    """Running mean along the last axis (helper for tests)."""
-    return uniform_filter1d(values, size, axis=-1)

@@ -10,6 +10,7 @@ for a new cell then need only the reciprocal metric (:mod:`phasetrace.phases.cel
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -21,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PhaseLibraryError
-from .cell import FREE_PARAMS, cell_from_free, cell_volume, d_spacing, free_from_cell
+from .cell import FREE_PARAMS, cell_from_free, d_spacing, free_from_cell
 
-__all__ = ["ReferencePhase", "load_library", "library_dir", "known_phases", "read_cif_phase"]
+__all__ = ["ReferencePhase", "load_library", "library_dir", "known_phases", "read_cif_phase",
+           "twin"]
 
 logger = logging.getLogger(__name__)
 
@@ -451,3 +453,9 @@ def read_cif_phase(path: str | Path, *, label: str | None = None, d_min_A: float
     meta = {**metadata, "label": label or p.stem}
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in meta.items()))
     return _load_phase(str(p), p.stat().st_mtime, items, float(d_min_A))
+
+
+def twin(phase: ReferencePhase, label: str | None = None) -> ReferencePhase:
+    """A second instance of ``phase`` (label ``X-2`` by default) for two coexisting variants
+    of one structure with different cells (e.g. the two cubic spinels of a two-phase region)."""
+    return dataclasses.replace(phase, label=label or f"{phase.label}-2", aliases=())
