@@ -26,6 +26,9 @@ from .errors import OutputError
 
 logger = logging.getLogger(__name__)
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 __all__ = ["atomic_path", "write_text_atomic", "write_json_atomic", "write_netcdf_atomic",
            "prepare_out_dir", "file_sha256", "json_default"]
 
@@ -60,6 +63,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
     try:
         yield tmp
         os.replace(tmp, path)

@@ -12,6 +12,9 @@ from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+#: stacks with more scans than this are analysed chunk by chunk (out of core).
+CHUNKED_ABOVE = 5000
+
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``analyse`` and ``batch``."""
@@ -46,6 +49,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--echem-outside", choices=("raise", "nan"), default="raise",
                    help="scans outside the cycler record: error (default) or NaN voltage + warning")
     p.add_argument("--material", default=None, help="material name for the publication table")
+    p.add_argument("--chunk-scans", type=int, default=None, metavar="N",
+                   help="process the stack out of core in chunks of N scans (automatic above "
+                        f"{CHUNKED_ABOVE} scans, or with --scheduler / --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="chunked runs: reuse chunks already finished in --out by an interrupted run")
     add_common_options(p)
     p.set_defaults(func=run)
     return p
@@ -110,19 +118,39 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import RunInputs, run_analysis
 
     config = build_config(args)
-    set_jobs(args.jobs)
-    if args.scheduler:
-        from ..parallel import connect
-
-        connect(args.scheduler)
     inputs = RunInputs(input=args.input, echem=args.echem or "", scan_log=args.scan_log or "",
                        wavelength=args.wavelength or "",
                        echem_outside=args.echem_outside)
-    results, written = run_analysis(inputs, args.out, config=config,
-                                    progress=make_progress(args.no_progress))
+    if args.chunk_scans is not None and args.chunk_scans < 1:
+        raise ConfigError(f"--chunk-scans {args.chunk_scans}: expected a positive number of scans")
+    if _use_chunks(args, inputs):
+        from ..stream import DEFAULT_CHUNK_SCANS, analyse_chunked
+
+        results, written = analyse_chunked(
+            inputs, args.out, config=config, chunk_scans=args.chunk_scans or DEFAULT_CHUNK_SCANS,
+            jobs=args.jobs or 1, scheduler=args.scheduler, resume=args.resume,
+            progress=not args.no_progress and sys.stderr.isatty())
+    else:
+        set_jobs(args.jobs)
+        results, written = run_analysis(inputs, args.out, config=config,
+                                        progress=make_progress(args.no_progress))
     import json
 
     seq = json.loads(results.attrs.get("sequence_json", "{}")).get("sequence", "")
     sys.stdout.write(f"sequence: {seq}\n")
     sys.stdout.write(f"wrote {len(written)} files to {args.out}\n")
     return 0
+
+
+def _use_chunks(args: argparse.Namespace, inputs) -> bool:
+    """Chunked (out-of-core) path: asked for, distributed, resumable, or a very long stack."""
+    if args.chunk_scans or args.scheduler or args.resume:
+        return True
+    from ..stream import open_source
+
+    n_scans = open_source(inputs.input, wavelength=inputs.wavelength).n_scans
+    if n_scans > CHUNKED_ABOVE:
+        logger.info("%d scans: analysing out of core in chunks (use --chunk-scans to choose the size)",
+                    n_scans)
+        return True
+    return False

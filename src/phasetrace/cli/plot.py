@@ -90,10 +90,15 @@ def load_results(path: Path) -> Any:
                           "'phasetrace analyse'")
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ds.load()
+            loaded = ds.load()
     except (OSError, ValueError) as err:
         raise ReaderError(f"{path}: not a readable results file ({err}); expected the "
                           "results.nc written by 'phasetrace analyse'") from err
+    if "map_intensity" in loaded:  # chunked (out-of-core) run: decimated intensity map
+        from ..stream_output import map_view
+
+        return map_view(loaded)
+    return loaded
 
 
 def run(args: argparse.Namespace) -> int:

@@ -240,9 +240,13 @@ def _fit_mask(two_theta, net, sigma, phases, free0, hkls, wl, reach) -> np.ndarr
     return mask & (dist < reach)
 
 
-def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg):
-    """Start vector and bounds: zero, W, U, η, width scales, then free cell parameters."""
+def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds=None):
+    """Start vector and bounds: zero, W, U, η, width scales, then free cell parameters.
+
+    ``free_bounds`` (per phase an (n_free, 2) array or None) replaces a phase's lattice
+    range; such bounds are used as given (no 2 % widening)."""
     n_ph = len(phases)
+    free_bounds = list(free_bounds) if free_bounds is not None else [None] * n_ph
     p0 = np.concatenate([[zero0, (0.8 * fwhm_deg) ** 2, 0.0, 0.5], np.ones(n_ph - 1), *free0])
     lb = np.concatenate([[zero0 - max_zero_deg, (0.2 * fwhm_deg) ** 2, 0.0, 0.0],
                          np.full(n_ph - 1, 0.3), *[p.free_bounds[:, 0] for p in phases]])
@@ -251,6 +255,12 @@ def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg):
     span = np.concatenate([p.free_bounds[:, 1] - p.free_bounds[:, 0] for p in phases])
     lb[3 + n_ph:] -= 0.02 * span
     ub[3 + n_ph:] += 0.02 * span
+    i = 3 + n_ph
+    for phase, fb in zip(phases, free_bounds):
+        n = phase.free_bounds.shape[0]
+        if fb is not None:
+            lb[i:i + n], ub[i:i + n] = np.asarray(fb, float)[:, 0], np.asarray(fb, float)[:, 1]
+        i += n
     return np.clip(p0, lb, ub), lb, ub
 
 
@@ -272,6 +282,7 @@ def pawley_refine(
     phases: list[ReferencePhase], free0: list[np.ndarray], *,
     wavelength_A: float, wavelength2_A: float = float("nan"), kalpha2_ratio: float = 0.0,
     fwhm_deg: float, zero0: float = 0.0, max_zero_deg: float = 0.5, max_nfev: int = 40,
+    free_bounds: list[np.ndarray | None] | None = None,
 ) -> PawleyResult:
     """Refine cells, zero shift and widths of ``phases`` against one background-subtracted scan.
 
@@ -295,6 +306,9 @@ def pawley_refine(
         Starting zero shift and its bound (±), degrees.
     max_nfev : int
         Most model evaluations.
+    free_bounds : list of (ndarray, shape (n_free, 2), or None), optional
+        Per phase, bounds (Å, degrees) replacing its lattice range, e.g. to hold a distorted
+        phase near its cell in neighbouring scans.
 
     Returns
     -------
@@ -313,7 +327,7 @@ def pawley_refine(
                        f"{[p.label for p in phases]}; expected a pattern covering their peaks")
     x, y, w = two_theta[mask], net[mask], 1.0 / sigma[mask]
     model = _Model(x, y, w, phases, hkls, wavelength_A, wavelength2_A, kalpha2_ratio)
-    p0, lb, ub = _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg)
+    p0, lb, ub = _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds)
     x_best, nfev, status = _levenberg_marquardt(model, p0, lb, ub, max_nfev=max_nfev)
     resid, jac, amp, _ = model.evaluate(x_best)
     redchi = float(resid @ resid / max(resid.size - x_best.size - amp.size, 1))

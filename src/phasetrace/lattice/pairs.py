@@ -1,0 +1,162 @@
+"""Distorted phase beside its parent: find the parent hidden under the distorted variant.
+
+A distorted variant (P'2, O'3, P'3) and its undistorted parent (P2, O3, P3) share most
+reflections: the split reflections of the variant bracket the parent's, and 00l lines nearly
+coincide.  Where the variant dominates, the peak search attributes every parent peak to it and
+a free Pawley refinement lets the variant's cell drift to absorb the parent's intensity (its
+distortion is a degenerate degree of freedom there).  This pass tests, scan by scan walking
+away from scans where both are present, whether the parent is still there:
+
+* the variant's cell is held within ``rel_tol`` of its cell in the nearest scans where it is
+  alone and far from the parent (the stack prior), so it cannot take the parent's cell;
+* the parent starts from its cell in the nearest scan where it is present, held within
+  ``parent_tol``;
+* the parent is accepted when the reduced χ² falls by at least ``min_gain`` relative to the
+  unconstrained variant-only refinement and the parent's Hill–Howard weight fraction is at
+  least ``min_fraction``.
+
+The walk stops on each side at the first scan that fails, so a parent is never added to a
+scan that is not connected to scans where it is established.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from ..errors import FitError
+from ..phases.cell import cell_from_free, cell_volume
+from ..phases.reference import ReferencePhase
+from .derived import phase_scale, weight_fractions
+from .pawley import PawleyResult, pawley_refine
+
+__all__ = ["parent_pass"]
+
+logger = logging.getLogger(__name__)
+
+Refined = list[tuple[list[ReferencePhase], PawleyResult | None]]
+
+
+def _labels(refined: Refined) -> list[set[str]]:
+    return [{p.label for p in kept} if res is not None else set() for kept, res in refined]
+
+
+def _free_of(refined: Refined, s: int, label: str) -> np.ndarray | None:
+    kept, res = refined[s]
+    for p, f in zip(kept, res.free if res is not None else []):
+        if p.label == label:
+            return np.asarray(f, float)
+    return None
+
+
+def _fractions(phases: list[ReferencePhase], res: PawleyResult, wl: float) -> np.ndarray:
+    """Hill–Howard weight fractions of ``phases`` (NaN for cell components)."""
+    scales = np.full(len(phases), np.nan)
+    volumes = np.full(len(phases), np.nan)
+    for i, phase in enumerate(phases):
+        cell = cell_from_free(phase.crystal_system, res.free[i])
+        volumes[i] = cell_volume(cell)
+        if not phase.is_cell_component:
+            scales[i] = phase_scale(phase, cell, res.hkl[i], res.intensity[i], wl)
+    masses = np.array([p.cell_mass for p in phases])
+    return weight_fractions(scales, volumes, masses)
+
+
+def _variant_prior(refined: Refined, labels: list[set[str]], s: int, variant: str,
+                   parent: str, reach: int) -> np.ndarray | None:
+    """Median cell of the variant over the (≤3) nearest scans where it is alone and more
+    than ``reach`` scans from any scan with the parent."""
+    with_parent = np.array([parent in lab for lab in labels])
+    idx_parent = np.flatnonzero(with_parent)
+    alone = [t for t, lab in enumerate(labels) if variant in lab and parent not in lab
+             and (idx_parent.size == 0 or np.min(np.abs(idx_parent - t)) > reach)]
+    if not alone:
+        return None
+    nearest = sorted(alone, key=lambda t: abs(t - s))[:3]
+    cells = [_free_of(refined, t, variant) for t in nearest]
+    return np.median(np.stack(cells), axis=0)
+
+
+def _test_scan(ctx: dict[str, Any], refined: Refined, labels, s: int, variant: ReferencePhase,
+               parent: ReferencePhase, src: int, opts: dict[str, Any]
+               ) -> PawleyResult | None:
+    """Refine scan ``s`` with the parent added; the new result when the parent is accepted."""
+    kept, res = refined[s]
+    prior = _variant_prior(refined, labels, s, variant.label, parent.label, opts["pair_reach"])
+    if prior is None:
+        prior = _free_of(refined, s, variant.label)
+    parent_free = _free_of(refined, src, parent.label)
+    phases = list(kept) + [parent]
+    starts = [np.asarray(f, float) for f in res.free] + [parent_free]
+    bounds: list[np.ndarray | None] = [None] * len(phases)
+    i_var = [p.label for p in kept].index(variant.label)
+    starts[i_var] = prior.copy()
+    tol_v, tol_p = opts["pair_rel_tol"], opts["pair_parent_tol"]
+    bounds[i_var] = np.stack([prior - tol_v * np.abs(prior), prior + tol_v * np.abs(prior)], 1)
+    bounds[-1] = np.stack([parent_free - tol_p * np.abs(parent_free),
+                           parent_free + tol_p * np.abs(parent_free)], 1)
+    try:
+        new = pawley_refine(ctx["tt"], ctx["net"][s], ctx["sigma"][s], phases, starts,
+                            wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
+                            kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], zero0=res.zero,
+                            max_zero_deg=opts["zero_drift_deg"], max_nfev=opts["max_nfev"],
+                            free_bounds=bounds)
+    except FitError:
+        return None
+    frac = _fractions(phases, new, ctx["wl"])[-1]
+    gain = 1.0 - new.redchi / max(res.redchi, 1e-300)
+    accept = bool(gain >= opts["pair_min_gain"] and frac >= opts["pair_min_fraction"])
+    logger.debug("scan %d: %s beside %s: χ² gain %.3f, fraction %.3f -> %s", s, parent.label,
+                 variant.label, gain, frac, accept)
+    return new if accept else None
+
+
+def parent_pass(ctx: dict[str, Any], library: list[ReferencePhase], refined: Refined,
+                opts: dict[str, Any]) -> list[int]:
+    """Add a parent phase hidden under its distorted variant next to scans where it is present.
+
+    Parameters
+    ----------
+    ctx : dict
+        Analysis context: ``tt`` (N,), ``net``/``sigma`` (S, N), ``wl``, ``wl2``, ``ratio``,
+        ``fwhm`` (degrees).
+    library : list of ReferencePhase
+    refined : list of (phases, PawleyResult or None)
+        Per-scan refinement, updated in place where a parent is added.
+    opts : dict
+        ``pair_reach`` (scans), ``pair_rel_tol``, ``pair_parent_tol`` (relative),
+        ``pair_min_gain``, ``pair_min_fraction``, ``zero_drift_deg``, ``max_nfev``.
+
+    Returns
+    -------
+    list of int
+        Scans where a parent was added.
+    """
+    by_label = {p.label: p for p in library}
+    added: list[int] = []
+    for variant in library:
+        parent = by_label.get(variant.parent) if variant.parent else None
+        if parent is None or parent.is_cell_component:
+            continue
+        labels = _labels(refined)
+        tested: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for s in range(len(refined)):
+                if s in tested or variant.label not in labels[s] or parent.label in labels[s]:
+                    continue
+                src = next((t for t in (s - 1, s + 1) if 0 <= t < len(refined)
+                            and {variant.label, parent.label} <= labels[t]), None)
+                if src is None:
+                    continue
+                tested.add(s)
+                new = _test_scan(ctx, refined, labels, s, variant, parent, src, opts)
+                if new is not None:
+                    refined[s] = (list(refined[s][0]) + [parent], new)
+                    labels[s] = labels[s] | {parent.label}
+                    added.append(s)
+                    changed = True
+    return sorted(added)
