@@ -139,8 +139,22 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     background = estimate_background(stack, method=config.background.method)["background"]
     results["background"] = background
 
+    _stage(progress, "phase identification and lattice refinement", 2, steps)
+    from .lattice import analyse_phases
+
+    # The phase search works on the whole pattern (its own peak search + Pawley
+    # refinement); on the shared cases it is more reliable than seeding it with the
+    # independent peak fits, which are kept as their own product in results.nc.
+    phases = analyse_phases(stack, library=_library(config), background=background)
+    stack = _adopt_detected_kalpha2(stack, phases)
+    results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
+    results.attrs["kalpha2_detected"] = str(phases.attrs.get("kalpha2_detected", ""))
+    if "kalpha2_source" in stack.attrs:
+        results.attrs["kalpha2_source"] = stack.attrs["kalpha2_source"]
+    results = _merge_phases(results, phases)
+
     if config.peaks.enabled:
-        _stage(progress, "peak fitting", 2, steps)
+        _stage(progress, "peak fitting", 3, steps)
         from .peaks import fit_stack
 
         peaks = fit_stack(stack, peaks="auto", profile=config.peaks.profile,
@@ -148,17 +162,6 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
         for name in peaks.data_vars:
             if "peak" in peaks[name].dims:
                 results[RESULT_PEAK_PREFIX + name] = peaks[name]
-    else:
-        peaks = None
-
-    _stage(progress, "phase identification and lattice refinement", 3, steps)
-    from .lattice import analyse_phases
-
-    # The phase search works on the whole pattern (its own peak search + Pawley
-    # refinement); on the shared cases it is more reliable than seeding it with the
-    # independent peak fits, which are kept as their own product in results.nc.
-    phases = analyse_phases(stack, library=_library(config), background=background)
-    results = _merge_phases(results, phases)
 
     _stage(progress, "transitions", 4, steps)
     from .transitions import detect_transitions
@@ -173,6 +176,30 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     results.attrs["analysis_seconds"] = round(time.perf_counter() - t0, 3)
     _stage(progress, "done", 5, steps)
     return results
+
+
+def _adopt_detected_kalpha2(stack: xr.Dataset, phases: xr.Dataset) -> xr.Dataset:
+    """Give the stack the Kα2 line that the phase refinement found in the data.
+
+    Headers such as ``# wavelength_A = 1.5406`` state only Kα1; whether a lab
+    source also gives Kα2 is decided from the data by :func:`analyse_phases`
+    (χ² with and without the doublet, ``attrs["kalpha2_detected"]``), never assumed.
+    """
+    decision = str(phases.attrs.get("kalpha2_detected", ""))
+    if not decision.startswith("True") or stack.attrs.get("kalpha2_ratio", 0) > 0:
+        return stack
+    from .schema import WAVELENGTHS_A
+
+    wl = float(stack.attrs["wavelength_A"])
+    for wl1, wl2, ratio in WAVELENGTHS_A.values():
+        if ratio > 0 and abs(wl1 - wl) <= 0.0015:
+            out = stack.copy()
+            out.attrs.update(wavelength2_A=wl2, kalpha2_ratio=ratio,
+                             kalpha2_source=f"detected from the data: {decision}")
+            logger.info("Kα2 line at %.6f Å (ratio %.2f) detected in the data and used for peak fits",
+                        wl2, ratio)
+            return out
+    return stack
 
 
 def _json_safe(obj: Any) -> Any:
