@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                                         progress=make_progress(args.no_progress))
     import json
 
-    seq = json.loads(results.attrs.get("sequence_json", "{}")).get("sequence", "")
+    summary = json.loads(results.attrs.get("sequence_json", "{}"))
+    seq = summary.get("sequence", "") or f"none ({summary.get('message') or 'no sample phase identified'})"
     sys.stdout.write(f"sequence: {seq}\n")
     sys.stdout.write(f"wrote {len(written)} files to {args.out}\n")
     return 0
