@@ -73,7 +73,7 @@ def _outside(t: np.ndarray, mid: np.ndarray, names: list[str], outside: str,
                f"{' from ' + start if start else ''} but scan(s) {', '.join(affected[:6])}"
                f"{' …' if len(affected) > 6 else ''} fall outside it")
     if outside == "raise":
-        raise EchemError(message + "; check the clocks, or pass outside='nan' to keep those scans "
+        raise EchemError(message + "; check the clocks, or pass --echem-outside nan (align(..., outside='nan')) to keep those scans "
                          "without electrochemistry")
     warnings.warn(message + "; their electrochemistry is NaN", AlignmentWarning, stacklevel=4)
     return out
