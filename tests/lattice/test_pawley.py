@@ -84,3 +84,24 @@ def test_lower_symmetry_cells(by_label, label, free, start):
     np.testing.assert_allclose(res.free[0], free, rtol=3e-4)
     cell = cell_from_free(by_label[label].crystal_system, res.free[0])
     assert cell.shape == (6,)
+
+
+def test_free_bounds_hold_a_phase_and_profile_warm_start(by_label):
+    """``free_bounds`` keeps a phase inside the given box (here away from the true cell);
+    ``profile0`` from a previous fit reproduces the cell with no more evaluations."""
+    tt = np.arange(5.0, 35.0, 0.01)
+    p2 = by_label["P2"]
+    y = pattern([p2], [[2.866, 11.21]], tt, wavelength_A=0.7093, fwhm=0.06)
+    stack = simulate_stack([y], tt, wavelength_A=0.7093, peak_counts=3000.0, seed=3)
+    net, sig = stack.intensity.values[0] - 100.0, stack.intensity_sigma.values[0]
+    kw = dict(wavelength_A=0.7093, fwhm_deg=0.06)
+    box = np.array([[2.870, 2.880], [11.20, 11.22]])
+    held = pawley_refine(tt, net, sig, [p2], [np.array([2.875, 11.21])], free_bounds=[box], **kw)
+    assert box[0, 0] <= held.free[0][0] <= box[0, 1] and held.free[0][0] < 2.8705
+    cold = pawley_refine(tt, net, sig, [p2], [np.array([2.862, 11.19])], **kw)
+    assert np.all(np.abs(cold.free[0] - [2.866, 11.21]) < [5e-4, 3e-3])
+    assert cold.profile.shape == (3,) and cold.profile[0] > 0      # W, U, η
+    warm = pawley_refine(tt, net, sig, [p2], [np.array([2.862, 11.19])], profile0=cold.profile,
+                         **kw)
+    assert np.all(np.abs(warm.free[0] - cold.free[0]) <= 3 * cold.esd_free[0] + 1e-5)
+    assert warm.nfev <= cold.nfev

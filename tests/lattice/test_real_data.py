@@ -117,3 +117,22 @@ def test_autoanalyzer_main_phase_dominates():
     those are reported as minor phases, Mn2O3 dominates."""
     found = _autoanalyzer("Mn2O3.xy")
     assert max(found, key=found.get) == "Mn2O3_206" and found["Mn2O3_206"] > 0.7
+
+
+def test_cuo_minor_phase_found_when_named():
+    """GSAS-II sequential tutorial: a few % CuO beside CuCr2O4.  Named with its CIF, CuO is
+    searched near the CIF cell and found in every scan as a minor phase; its cell stays
+    within 1 % of the CIF cell (monoclinic, a 4.680 Å, b 3.421 Å, c 5.125 Å, β 99.83°)."""
+    base = _need(DATA / "gsas2_seqtut_cucr2o4")
+    files = sorted(base.glob("OH_*.fxye"))[-4:]
+    temps, data = zip(*[_read_fxye(f) for f in files])
+    stack = make_stack(data[0][:, 0] / 100.0, [d[:, 1] for d in data], [d[:, 2] for d in data],
+                       wavelength_A=0.413263, coords={"temperature_K": list(temps)})
+    lib = load_library(["CuCr2O4", "CuO"], reference_dir=base, cell_components=False)
+    assert [p.user_named for p in lib] == [False, True]    # orthorhombic CuCr2O4 keeps 3 %
+    res = analyse_phases(stack, library=lib)
+    cuo = res.sel(phase="CuO")
+    assert bool(cuo.present.all())
+    assert np.all((cuo.fraction.values > 0.005) & (cuo.fraction.values < 0.1))
+    assert np.all(np.abs(cuo.a.values / 4.6795 - 1) < 0.01)
+    assert np.all(np.abs(cuo.c.values / 5.1253 - 1) < 0.01)

@@ -119,3 +119,16 @@ def test_stack_prior_fills_gaps_and_drops_blips():
                             strong_score=0.85)
     assert out[:8].all()            # gap with decent scores filled
     assert not out[8:].any()        # isolated weak detection dropped, low-score gap kept
+
+
+def test_same_peaks_tolerates_flicker_but_not_shifts():
+    """The coarse-search cache key: ≥ 85 % of peaks matched both ways within the tolerance."""
+    from phasetrace.phases.identify import _same_peaks
+
+    a = np.linspace(10.0, 30.0, 20)
+    assert _same_peaks(a, a + 0.01, 0.02)
+    assert _same_peaks(a, np.delete(a, 5), 0.02)          # one weak peak dropped out
+    assert not _same_peaks(a, a + 0.05, 0.02)             # the whole pattern moved
+    assert not _same_peaks(a, a[:10], 0.02)               # half the peaks gone
+    assert _same_peaks(np.zeros(0), np.zeros(0), 0.02)
+    assert not _same_peaks(a, np.zeros(0), 0.02)

@@ -30,6 +30,7 @@ from ..phases.reference import ReferencePhase
 from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A,
                       validate_stack)
 from .output import build_result
+from .pairs import parent_pass
 from .pawley import PawleyResult, pawley_refine
 
 __all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
@@ -41,6 +42,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "min_snr": 4.0,          # peak detection threshold (noise units)
     "unindexed_snr": 8.0,    # unindexed peaks are reported from this SNR up
     "min_score": 0.65,       # completeness needed to accept a phase
+    "named_score": 0.3,      # ... a phase the user named with its CIF (searched near that cell)
     "keep_score": 0.5,       # ... to keep a phase present in the previous scan (hysteresis)
     "min_gain": 0.04,        # share of observed peak intensity a phase must add
     "parent_margin": 0.05,   # distorted variant must beat its parent's score by this
@@ -55,6 +57,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "keep_calc": True,       # store the calculated pattern
     "max_nfev": 40,          # model evaluations per Pawley refinement
     "detect_kalpha2": True,  # test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given)
+    "pair_rel_tol": 0.0015,   # parent beside its distorted variant: variant's cell held within
+                              # this (relative) of its cell in the neighbouring two-phase scan
+    "pair_parent_tol": 0.004,  # ... parent's cell held within this of its neighbour's
+    "pair_min_gain": 0.05,    # ... relative reduced-χ² decrease needed to add the parent
+    "pair_min_fraction": 0.03,  # ... and the parent's smallest weight fraction
 }
 
 
@@ -113,18 +120,32 @@ def _presence(library, idents, opts) -> tuple[np.ndarray, np.ndarray]:
     present = np.array([[lab in ident.present for lab in labels] for ident in idents])
     score = np.array([[ident.matches[lab].score for lab in labels] for ident in idents])
     for j, phase in enumerate(library):
+        prior_score = opts["prior_score"]
+        if phase.user_named:
+            prior_score = min(prior_score, opts["named_score"])
         present[:, j] = apply_stack_prior(present[:, j], score[:, j], max_gap=opts["max_gap"],
                                           max_fill=opts["max_fill"],
-                                          prior_score=opts["prior_score"],
+                                          prior_score=prior_score,
                                           strong_score=opts["strong_score"])
     return present, score
+
+
+def _profile_start(ctx, phases) -> np.ndarray | None:
+    """Warm start of the profile from the last refined scan: all of it for the same phases,
+    else W, U and η only."""
+    last = ctx.get("last_fit")
+    if last is None:
+        return None
+    labels, profile = last
+    return profile if labels == tuple(p.label for p in phases) else profile[:3]
 
 
 def _pawley(ctx, phases, starts, zero0, zero_bound):
     return pawley_refine(ctx["tt"], ctx["net_s"], ctx["sig_s"], phases, starts,
                          wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
                          kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], zero0=zero0,
-                         max_zero_deg=zero_bound, max_nfev=ctx["opts"]["max_nfev"])
+                         max_zero_deg=zero_bound, max_nfev=ctx["opts"]["max_nfev"],
+                         profile0=_profile_start(ctx, phases))
 
 
 def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> PawleyResult:
@@ -192,6 +213,7 @@ def _run_scans(ctx, library, peak_lists, net, sigma, progress):
             library, pk, ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
             priors=_priors(idents, refined, opts), min_score=opts["min_score"],
             min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
+            named_score=opts["named_score"], cache=ctx["coarse_cache"],
             forced={p.label: opts["keep_score"] for p in (refined[-1][0] if refined else [])},
             expected={p.label for p in (refined[-1][0] if refined else [])
                       if _established(refined, len(refined) - 3, p.label)})
@@ -199,6 +221,7 @@ def _run_scans(ctx, library, peak_lists, net, sigma, progress):
         refined.append(_refine_present(ctx, library, ident, ident.present, s, net, sigma, refined))
         if refined[-1][1] is not None:
             ctx["last_redchi"] = refined[-1][1].redchi
+            ctx["last_fit"] = (tuple(p.label for p in refined[-1][0]), refined[-1][1].profile)
         _report(progress, s, len(peak_lists))
     return idents, refined
 
@@ -226,6 +249,7 @@ def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> Non
             library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
             wavelength2_A=ctx["wl2"], priors=priors, min_score=opts["min_score"],
             min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
+            named_score=opts["named_score"], cache=ctx["coarse_cache"],
             forced={label: opts["keep_score"] for label in later | now}, expected=later)
         labels = [label for label in ident.present if label in now or label in later]
         if set(labels) > now:   # only phases established later are added
@@ -302,7 +326,8 @@ def _prepare(stack, background, peaks, opts):
     else:
         peak_lists = _peaks_from_dataset(peaks, n, np.nanmedian(sigma, axis=1))
     ctx = {"tt": tt, "wl": wl, "wl2": wl2, "ratio": ratio, "fwhm": fwhm, "tol": tol,
-           "tt_range": (tt[0], tt[-1]), "opts": opts, "kalpha2_detected": "not tested"}
+           "tt_range": (tt[0], tt[-1]), "opts": opts, "kalpha2_detected": "not tested",
+           "coarse_cache": {}}
     return ctx, net, sigma, peak_lists
 
 
@@ -372,6 +397,9 @@ def analyse_phases(
                 refined[s] = _refine_present(ctx, library, idents[s], labels, s, net, sigma,
                                              refined[:s])
         _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined)
+        added = parent_pass({**ctx, "net": net, "sigma": sigma}, library, refined, opts)
+        if added:
+            logger.info("parent phase found beside its distorted variant in scans %s", added)
     result = build_result(stack, library, idents, refined, score, peak_lists,
                           wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"], tol_deg=ctx["tol"],
                           fwhm_deg=ctx["fwhm"], options=opts)

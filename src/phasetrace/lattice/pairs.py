@@ -7,13 +7,18 @@ a free Pawley refinement lets the variant's cell drift to absorb the parent's in
 distortion is a degenerate degree of freedom there).  This pass tests, scan by scan walking
 away from scans where both are present, whether the parent is still there:
 
-* the variant's cell is held within ``rel_tol`` of its cell in the nearest scans where it is
-  alone and far from the parent (the stack prior), so it cannot take the parent's cell;
+* the variant's cell is held within ``rel_tol`` of its cell in the neighbouring scan where
+  both phases were refined together (the stack prior: in a two-phase region both cells stay
+  put), so it cannot drift to take the parent's intensity;
 * the parent starts from its cell in the nearest scan where it is present, held within
   ``parent_tol``;
-* the parent is accepted when the reduced χ² falls by at least ``min_gain`` relative to the
-  unconstrained variant-only refinement and the parent's Hill–Howard weight fraction is at
-  least ``min_fraction``.
+* the parent is accepted when (i) the reduced χ² falls by at least ``min_gain`` relative to
+  the unconstrained variant-only refinement, (ii) the parent's Hill–Howard weight fraction is
+  at least ``min_fraction`` and (iii) the unconstrained variant shows the signature of
+  absorbing the parent: its distortion is smaller than its prior's (pulled toward the
+  undistorted cell).  Without (iii), a variant whose cell keeps evolving in a single-phase
+  region (its distortion usually grows away from the two-phase boundary) fits slightly worse
+  when held at the prior, and the parent's free intensities take up that misfit.
 
 The walk stops on each side at the first scan that fails, so a parent is never added to a
 scan that is not connected to scans where it is established.
@@ -64,29 +69,12 @@ def _fractions(phases: list[ReferencePhase], res: PawleyResult, wl: float) -> np
     return weight_fractions(scales, volumes, masses)
 
 
-def _variant_prior(refined: Refined, labels: list[set[str]], s: int, variant: str,
-                   parent: str, reach: int) -> np.ndarray | None:
-    """Median cell of the variant over the (≤3) nearest scans where it is alone and more
-    than ``reach`` scans from any scan with the parent."""
-    with_parent = np.array([parent in lab for lab in labels])
-    idx_parent = np.flatnonzero(with_parent)
-    alone = [t for t, lab in enumerate(labels) if variant in lab and parent not in lab
-             and (idx_parent.size == 0 or np.min(np.abs(idx_parent - t)) > reach)]
-    if not alone:
-        return None
-    nearest = sorted(alone, key=lambda t: abs(t - s))[:3]
-    cells = [_free_of(refined, t, variant) for t in nearest]
-    return np.median(np.stack(cells), axis=0)
-
-
 def _test_scan(ctx: dict[str, Any], refined: Refined, labels, s: int, variant: ReferencePhase,
                parent: ReferencePhase, src: int, opts: dict[str, Any]
                ) -> PawleyResult | None:
     """Refine scan ``s`` with the parent added; the new result when the parent is accepted."""
     kept, res = refined[s]
-    prior = _variant_prior(refined, labels, s, variant.label, parent.label, opts["pair_reach"])
-    if prior is None:
-        prior = _free_of(refined, s, variant.label)
+    prior = _free_of(refined, src, variant.label)   # two-phase region: cells stay put
     parent_free = _free_of(refined, src, parent.label)
     phases = list(kept) + [parent]
     starts = [np.asarray(f, float) for f in res.free] + [parent_free]
@@ -107,9 +95,13 @@ def _test_scan(ctx: dict[str, Any], refined: Refined, labels, s: int, variant: R
         return None
     frac = _fractions(phases, new, ctx["wl"])[-1]
     gain = 1.0 - new.redchi / max(res.redchi, 1e-300)
-    accept = bool(gain >= opts["pair_min_gain"] and frac >= opts["pair_min_fraction"])
-    logger.debug("scan %d: %s beside %s: χ² gain %.3f, fraction %.3f -> %s", s, parent.label,
-                 variant.label, gain, frac, accept)
+    d_free = float(variant.distortion(cell_from_free(variant.crystal_system, res.free[i_var])))
+    d_prior = float(variant.distortion(cell_from_free(variant.crystal_system, prior)))
+    accept = bool(gain >= opts["pair_min_gain"] and frac >= opts["pair_min_fraction"]
+                  and d_free < d_prior)
+    logger.debug("scan %d: %s beside %s: χ² gain %.3f, fraction %.3f, distortion free %.5f "
+                 "prior %.5f -> %s", s, parent.label, variant.label, gain, frac, d_free, d_prior,
+                 accept)
     return new if accept else None
 
 
@@ -126,7 +118,7 @@ def parent_pass(ctx: dict[str, Any], library: list[ReferencePhase], refined: Ref
     refined : list of (phases, PawleyResult or None)
         Per-scan refinement, updated in place where a parent is added.
     opts : dict
-        ``pair_reach`` (scans), ``pair_rel_tol``, ``pair_parent_tol`` (relative),
+        ``pair_rel_tol``, ``pair_parent_tol`` (relative),
         ``pair_min_gain``, ``pair_min_fraction``, ``zero_drift_deg``, ``max_nfev``.
 
     Returns

@@ -16,7 +16,7 @@ Esds come from the Jacobian at the solution scaled by the reduced χ².
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import nnls
@@ -58,6 +58,9 @@ class PawleyResult:
         Model evaluations.
     status : int
         1 converged, 2 damping exhausted (at a minimum within the bounds), 0 budget used.
+    profile : ndarray, shape (3 + n_phases - 1,)
+        Refined profile parameters W (deg²), U (deg²), η and the width scales of the
+        phases after the first: a warm start for the next scan (``profile0``).
     """
 
     free: list[np.ndarray]
@@ -71,6 +74,7 @@ class PawleyResult:
     redchi: float
     nfev: int
     status: int
+    profile: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _positions(phase: ReferencePhase, free: np.ndarray, hkl: np.ndarray, wl: float) -> np.ndarray:
@@ -175,18 +179,21 @@ class _Model:
 
 
 def _levenberg_marquardt(model: _Model, p0: np.ndarray, lb: np.ndarray, ub: np.ndarray, *,
-                         max_nfev: int, ftol: float = 1e-5,
-                         xtol: float = 1e-7) -> tuple[np.ndarray, int, int]:
+                         max_nfev: int, ftol: float = 1e-5, xtol: float = 1e-7,
+                         pred_tol: float = 0.01) -> tuple[np.ndarray, int, int]:
     """Bounded Levenberg–Marquardt (steps clipped to the bounds); returns (x, nfev, status).
 
-    status: 1 converged (relative χ² change below ``ftol`` or relative steps below
-    ``xtol``), 2 damping exhausted,
-    0 evaluation budget used up.
+    status: 1 converged (relative χ² change below ``ftol``, relative steps below ``xtol``,
+    or, after a step that gained less than 10 ``ftol``, a nearly undamped step predicted to
+    lower χ² by less than ``pred_tol`` times the reduced χ², i.e. the parameters within about
+    √pred_tol esd of the minimum; the amplitudes' dependence is left out of that prediction,
+    hence the double condition),
+    2 damping exhausted, 0 evaluation budget used up.
     """
     p = p0.copy()
     resid, jac = model.evaluate(p)[:2]
     cost = float(resid @ resid)
-    lam, nfev = 1e-3, 1
+    lam, nfev, last_gain = 1e-3, 1, 1.0
     while nfev < max_nfev:
         grad = jac.T @ resid
         hess = jac.T @ jac
@@ -197,12 +204,18 @@ def _levenberg_marquardt(model: _Model, p0: np.ndarray, lb: np.ndarray, ub: np.n
             lam *= 10
             continue
         trial = np.clip(p + step, lb, ub)
+        if lam <= 1e-2 and last_gain < 10 * ftol:
+            moved = trial - p
+            predicted = -(2.0 * grad @ moved + moved @ hess @ moved)
+            if predicted < pred_tol * cost / max(resid.size - p.size, 1):
+                return p, nfev, 1
         r_new = model.evaluate(trial)[0]
         nfev += 1
         c_new = float(r_new @ r_new)
         if c_new < cost:
             small_step = np.all(np.abs(trial - p) <= xtol * (np.abs(p) + xtol))
-            done = cost - c_new < ftol * cost or small_step
+            last_gain = (cost - c_new) / cost
+            done = last_gain < ftol or small_step
             p, cost = trial, c_new
             resid, jac = model.evaluate(p)[:2]
             lam = max(lam / 3, 1e-9)
@@ -240,7 +253,8 @@ def _fit_mask(two_theta, net, sigma, phases, free0, hkls, wl, reach) -> np.ndarr
     return mask & (dist < reach)
 
 
-def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds=None):
+def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds=None,
+                      profile0=None):
     """Start vector and bounds: zero, W, U, η, width scales, then free cell parameters.
 
     ``free_bounds`` (per phase an (n_free, 2) array or None) replaces a phase's lattice
@@ -255,6 +269,9 @@ def _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds=
     span = np.concatenate([p.free_bounds[:, 1] - p.free_bounds[:, 0] for p in phases])
     lb[3 + n_ph:] -= 0.02 * span
     ub[3 + n_ph:] += 0.02 * span
+    if profile0 is not None:
+        prof = np.asarray(profile0, float)
+        p0[1:1 + min(prof.size, 2 + n_ph)] = prof[:2 + n_ph]
     i = 3 + n_ph
     for phase, fb in zip(phases, free_bounds):
         n = phase.free_bounds.shape[0]
@@ -283,6 +300,7 @@ def pawley_refine(
     wavelength_A: float, wavelength2_A: float = float("nan"), kalpha2_ratio: float = 0.0,
     fwhm_deg: float, zero0: float = 0.0, max_zero_deg: float = 0.5, max_nfev: int = 40,
     free_bounds: list[np.ndarray | None] | None = None,
+    profile0: np.ndarray | None = None,
 ) -> PawleyResult:
     """Refine cells, zero shift and widths of ``phases`` against one background-subtracted scan.
 
@@ -327,7 +345,8 @@ def pawley_refine(
                        f"{[p.label for p in phases]}; expected a pattern covering their peaks")
     x, y, w = two_theta[mask], net[mask], 1.0 / sigma[mask]
     model = _Model(x, y, w, phases, hkls, wavelength_A, wavelength2_A, kalpha2_ratio)
-    p0, lb, ub = _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds)
+    p0, lb, ub = _start_and_bounds(phases, free0, fwhm_deg, zero0, max_zero_deg, free_bounds,
+                                   profile0)
     x_best, nfev, status = _levenberg_marquardt(model, p0, lb, ub, max_nfev=max_nfev)
     resid, jac, amp, _ = model.evaluate(x_best)
     redchi = float(resid @ resid / max(resid.size - x_best.size - amp.size, 1))
@@ -342,4 +361,5 @@ def pawley_refine(
     return PawleyResult(
         free=[f.copy() for f in frees], esd_free=[e.copy() for e in esds], cov_free=cov_free,
         zero=float(x_best[0]), esd_zero=float(esd[0]), hkl=[h.astype(int) for h in hkls],
-        intensity=np.split(amp, split), calc=calc, redchi=redchi, nfev=nfev, status=status)
+        intensity=np.split(amp, split), calc=calc, redchi=redchi, nfev=nfev, status=status,
+        profile=x_best[1:3 + len(phases)].copy())

@@ -16,9 +16,14 @@ __all__ = ["resolve_background", "resolve_sigma", "resolve_doublet", "stack_arra
 
 
 def stack_arrays(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """2θ grid (deg) and intensity (scan, two_theta) as C-contiguous float64 arrays."""
+    """2θ grid (deg) and intensity (scan, two_theta) as C-contiguous float64 arrays.
+
+    Non-finite intensities (±inf, e.g. dead or saturated pixels) become NaN, the
+    missing-data marker every later step masks.
+    """
     x = np.ascontiguousarray(ds[TWO_THETA].values, dtype=float)
-    y = np.ascontiguousarray(ds[INTENSITY].transpose(SCAN, TWO_THETA).values, dtype=float)
+    y = np.array(ds[INTENSITY].transpose(SCAN, TWO_THETA).values, dtype=float, order="C")
+    y[~np.isfinite(y)] = np.nan
     return x, y
 
 

@@ -139,10 +139,43 @@ def _plan(phase: ReferencePhase, wl: float, tt_range: tuple[float, float], tol_d
     return plan
 
 
+def _same_peaks(a: np.ndarray, b: np.ndarray, tol: float, share: float = 0.85) -> bool:
+    """True when at least ``share`` of the positions of ``a`` have one of ``b`` within ``tol``
+    and vice versa (sorted arrays, degrees)."""
+    if a.size == 0 or b.size == 0:
+        return a.size == b.size
+    for x, y in ((a, b), (b, a)):
+        j = np.clip(np.searchsorted(y, x), 1, max(y.size - 1, 1))
+        near = np.minimum(np.abs(x - y[j - 1]), np.abs(x - y[np.minimum(j, y.size - 1)]))
+        if np.mean(near <= tol) < share:
+            return False
+    return True
+
+
+_KEY_SNR = 12.0   # peaks compared to decide whether a cached coarse ranking still holds
+
+
+def _coarse(phase, plan, pos, strong, wl, tt_range, tol, cache) -> np.ndarray:
+    """Coarse-grid cells ranked by score, shape (4, n_free); taken from ``cache`` when the
+    strong peaks (SNR ≥ ``_KEY_SNR``, ``strong``) are, to 85 %, within half the coarse
+    tolerance of those it was ranked on (weak peaks flicker in and out of detection)."""
+    hkl, w, grid = plan[0], plan[1], plan[6]
+    if cache is not None:
+        hit = cache.get(phase.label)
+        if hit is not None and hit[0] is plan and _same_peaks(strong, hit[1], 0.5 * tol):
+            return hit[2]
+    n_coarse = min(hkl.shape[0], 25)  # reflections sorted strongest first
+    scores = _score(phase, grid, hkl[:n_coarse], w[:n_coarse], wl, tt_range, pos, tol)
+    top = grid[np.argsort(-scores)[:4]]
+    if cache is not None:
+        cache[phase.label] = (plan, strong.copy(), top)
+    return top
+
+
 def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
                 tt_range: tuple[float, float], *, tol_deg: float,
                 priors: list[np.ndarray] | None = None, max_points: int = 2500,
-                wavelength2_A: float = float("nan")) -> CellMatch:
+                wavelength2_A: float = float("nan"), cache: dict | None = None) -> CellMatch:
     """Coarse-to-fine search of the phase's lattice range for the best-matching cell.
 
     Parameters
@@ -162,6 +195,10 @@ def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
         Largest number of trial cells in the coarse grid.
     wavelength2_A : float
         Second wavelength (Kα2), Å, or NaN; used to mark matched Kα2 peaks.
+    cache : dict, optional
+        Per-stack store of coarse-grid rankings (label → plan, peak positions, cells): the
+        coarse grid is skipped while the scan's strong peaks stay within half the coarse
+        tolerance of those it was ranked on (successive scans of a stack).
 
     Returns
     -------
@@ -173,9 +210,9 @@ def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
         return CellMatch(phase.reference_free, 0.0, np.zeros(pos.size, bool))
     hkl, w, bounds, fine, step, factor, grid, offs = plan
     tol = tol_deg * max(factor, 1.0)
-    n_coarse = min(hkl.shape[0], 25)  # reflections sorted strongest first
-    scores = _score(phase, grid, hkl[:n_coarse], w[:n_coarse], wavelength_A, tt_range, pos, tol)
-    cands = list(grid[np.argsort(-scores)[:2 if priors else 4]])
+    strong = np.ascontiguousarray(pos[np.asarray(peaks.snr) >= _KEY_SNR])
+    cands = list(_coarse(phase, plan, pos, strong, wavelength_A, tt_range, tol,
+                         cache)[:2 if priors else 4])
     ref = phase.reference_free
     starts = list(priors or [])
     if np.all((ref >= bounds[:, 0]) & (ref <= bounds[:, 1])):
@@ -231,7 +268,8 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
                   wavelength2_A: float = float("nan"), min_score: float = 0.65,
                   min_gain: float = 0.04, parent_margin: float = 0.05, priors: dict[str, list[np.ndarray]] | None = None,
                   forced: dict[str, float] | None = None,
-                  expected: set[str] | None = None) -> ScanIdentification:
+                  expected: set[str] | None = None,
+                  named_score: float = 0.3, cache: dict | None = None) -> ScanIdentification:
     """Search every phase and accept phases greedily by newly explained peak intensity.
 
     Parameters
@@ -259,6 +297,12 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
     expected : set of str, optional
         Phases established in the neighbouring scans (after the stack prior): the parent
         margin is waived for them, so a distorted variant and its parent can coexist.
+    cache : dict, optional
+        Coarse-search store shared by the scans of a stack (see :func:`search_cell`).
+    named_score : float
+        Smallest completeness of a ``user_named`` phase (searched only near its CIF cell; a
+        minor phase shows only its strongest reflections).  It must still explain
+        half of ``min_gain`` of new peak intensity with three new peaks.
 
     Returns
     -------
@@ -267,7 +311,8 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
     priors = priors or {}
     forced = forced or {}
     matches = {p.label: search_cell(p, peaks, wavelength_A, tt_range, tol_deg=tol_deg,
-                                    priors=priors.get(p.label), wavelength2_A=wavelength2_A)
+                                    priors=priors.get(p.label), wavelength2_A=wavelength2_A,
+                                    cache=cache)
                for p in library}
     u = np.sqrt(np.maximum(peaks.height, 0.0)) * np.minimum(peaks.snr / 8.0, 1.0)
     total = u.sum() if u.size else 1.0
@@ -277,7 +322,7 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
     while remaining:
         best = _next_phase(library, matches, remaining, explained, u, total, min_score=min_score,
                            min_gain=min_gain, parent_margin=parent_margin, forced=forced,
-                           expected=expected or set())
+                           expected=expected or set(), named_score=named_score)
         if best is None:
             break
         result.present.append(best)
@@ -296,7 +341,7 @@ def identify_scan(library: list[ReferencePhase], peaks: PeakList, wavelength_A: 
 
 
 def _next_phase(library, matches, remaining, explained, u, total, *, min_score, min_gain,
-                parent_margin, forced, expected) -> str | None:
+                parent_margin, forced, expected, named_score=0.3) -> str | None:
     """Best-scoring remaining phase that passes the acceptance tests, or None."""
     best, best_key = None, -1.0
     for phase in library:  # library order: deterministic tie-breaking
@@ -310,8 +355,11 @@ def _next_phase(library, matches, remaining, explained, u, total, *, min_score, 
         new = m.matched & ~explained
         gain = float(u[new].sum() / total)
         n_needed = 2 if phase.crystal_system in ("cubic", "hexagonal") else 3
-        threshold = forced.get(label, min_score)
-        if m.score >= threshold and new.sum() >= n_needed and gain >= min_gain and m.score > best_key:
+        threshold, needed_gain = forced.get(label, min_score), min_gain
+        if phase.user_named:   # held near its CIF cell: may be a minor phase
+            threshold, needed_gain = min(threshold, named_score), 0.5 * min_gain
+        if (m.score >= threshold and new.sum() >= n_needed and gain >= needed_gain
+                and m.score > best_key):
             best, best_key = label, m.score
     return best
 

@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 B_ISO_A2 = 1.0
 #: default relative lattice range (±) of a phase without metadata.
 DEFAULT_RANGE_REL = 0.03
+#: relative range of cell lengths, and range of angles (degrees), of a user-named CIF phase.
+NAMED_RANGE_REL = 0.01
+NAMED_RANGE_DEG = 1.0
+#: longest explicit list whose CIF phases count as named (a longer one is a candidate set).
+MAX_NAMED = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +74,13 @@ class ReferencePhase:
         Path of the CIF and the provenance line it carries.
     aliases : tuple of str
         Other accepted names.
+    user_named : bool
+        Named explicitly by the user (in a list of at most ``MAX_NAMED`` phases, i.e. a
+        statement that they are there rather than a candidate set) with their own
+        monoclinic/triclinic CIF
+        (``reference_dir``) that gives no lattice range: searched within
+        ``NAMED_RANGE_REL`` of the CIF cell (angles within ``NAMED_RANGE_DEG``), so a minor
+        phase can be accepted from a lower completeness.
     hkl : ndarray, shape (n, 3)
         One representative index per merged reflection group.
     mult_f2 : ndarray, shape (n,)
@@ -90,6 +102,7 @@ class ReferencePhase:
     cell_mass: float = math.nan
     source: str = ""
     aliases: tuple[str, ...] = ()
+    user_named: bool = False
     hkl: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), int), repr=False)
     mult_f2: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
@@ -440,8 +453,26 @@ def load_library(
     for label in labels:
         path, meta = entries[label]
         items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in meta.items()))
-        out.append(_load_phase(str(path), path.stat().st_mtime, items, float(d_min_A)))
+        phase = _load_phase(str(path), path.stat().st_mtime, items, float(d_min_A))
+        named = (not isinstance(names, str) and len(names) <= MAX_NAMED
+                 and reference_dir is not None
+                 and path.parent.resolve() == Path(reference_dir).resolve()
+                 and not any(k.startswith("range_") for k in meta)
+                 and phase.crystal_system in ("monoclinic", "triclinic"))
+        out.append(_named(phase) if named and not phase.is_cell_component else phase)
     return out
+
+
+def _named(phase: ReferencePhase) -> ReferencePhase:
+    """The phase held near its CIF cell (the user named it and gave its structure).
+
+    Only for monoclinic/triclinic cells: with 4–6 free parameters the coarse search of a
+    ±3 % range has so many trial cells that a false cell aligned on the other phases' peaks
+    is likely, while a minor phase shows only its strongest reflections."""
+    ranges = {n: ((v * (1 - NAMED_RANGE_REL), v * (1 + NAMED_RANGE_REL)) if n in "abc"
+                  else (v - NAMED_RANGE_DEG, v + NAMED_RANGE_DEG))
+              for n, v in zip(phase.free_names, phase.reference_free)}
+    return dataclasses.replace(phase, lattice_range=ranges, user_named=True)
 
 
 def read_cif_phase(path: str | Path, *, label: str | None = None, d_min_A: float = 0.75,
