@@ -218,7 +218,7 @@ def _library(names: tuple[str, ...] | str, reference_dir: str) -> list[Any]:
 
 def analyse_chunk(source: ChunkSource, keep: tuple[int, int], *, config: Config,
                   map_stride: int) -> xr.Dataset:
-    """Analyse one chunk: background → peaks → phases; keep the per-scan results.
+    """Analyse one chunk: background → phases and lattices; keep the per-scan results.
 
     Parameters
     ----------
@@ -243,14 +243,11 @@ def analyse_chunk(source: ChunkSource, keep: tuple[int, int], *, config: Config,
 
     stack = source.read()
     background = estimate_background(stack, method=config.background.method)["background"]
-    peaks = None
-    if config.peaks.enabled:
-        from .peaks import fit_stack
-
-        peaks = fit_stack(stack, peaks="auto", profile=config.peaks.profile, background=background,
-                          errors="ignore")
     library = _library(config.phases.names, config.phases.reference_dir)
-    phases = analyse_phases(stack, library=library, peaks=peaks, background=background)
+    # As in the in-memory pipeline, phases come from the whole-pattern search; the
+    # per-peak fits are not kept in chunked mode (peak sets differ between chunks),
+    # so they are not computed here.
+    phases = analyse_phases(stack, library=library, background=background)
     lo, hi = keep[0] - source.offset, keep[1] - source.offset
     glob_scan = np.arange(keep[0], keep[1])
     table = phases.drop_vars([v for v in phases.data_vars if TWO_THETA in phases[v].dims
