@@ -1,19 +1,18 @@
 """Numba kernels for whole-pattern lattice refinement (windowed pseudo-Voigt design matrix).
 
+The line shape is the one shared with peak fitting (:func:`phasetrace._kernels.profiles.pv_unit`).
+
 Pure arithmetic on C-contiguous float64 arrays; outputs are caller-allocated (zeroed) and an
 integer status is returned (0 = ok).
 """
 
 from __future__ import annotations
 
-import math
-
 from numba import njit
 
-__all__ = ["pv_design"]
+from .profiles import pv_unit
 
-_LN2 = math.log(2.0)
-_G0 = 2.0 * math.sqrt(_LN2 / math.pi)
+__all__ = ["pv_design"]
 
 
 @njit(cache=True, nogil=True)
@@ -61,22 +60,13 @@ def pv_design(x, centres, fwhm, weight, eta, dfac, cutoff, col0, phi, d_centre, 
                 lo = mid + 1
             else:
                 hi = mid
-        g0 = _G0 / w
-        l0 = 2.0 / (math.pi * w)
         for i in range(lo, n):
             dx = x[i] - c
             if dx > cutoff * w:
                 break
-            x2 = (dx / w) ** 2
-            g = g0 * math.exp(-4.0 * _LN2 * x2)
-            den = 1.0 + 4.0 * x2
-            lor = l0 / den
-            phi[i, j] += weight * (eta * lor + (1.0 - eta) * g)
-            dgc = g * 8.0 * _LN2 * dx / (w * w)
-            dlc = lor * 8.0 * dx / (w * w * den)
-            d_centre[i, j] += weight * dfac[k] * (eta * dlc + (1.0 - eta) * dgc)
-            dgw = g * (-1.0 / w + 8.0 * _LN2 * dx * dx / (w * w * w))
-            dlw = lor * (-1.0 / w + 8.0 * dx * dx / (w * w * w * den))
-            d_fwhm[i, j] += weight * (eta * dlw + (1.0 - eta) * dgw)
-            d_eta[i, j] += weight * (lor - g)
+            val, dc, dw, de = pv_unit(dx, w, eta)
+            phi[i, j] += weight * val
+            d_centre[i, j] += weight * dfac[k] * dc
+            d_fwhm[i, j] += weight * dw
+            d_eta[i, j] += weight * de
     return 0
