@@ -169,8 +169,9 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     tc = config.transitions
     transitions = detect_transitions(phases, x=tc.x, min_fraction=tc.min_fraction,
                                      min_scans=tc.min_scans)
-    results.attrs["sequence_json"] = json.dumps(transitions.to_dict(), ensure_ascii=False,
-                                                default=_json_safe)
+    results.attrs["sequence_json"] = json.dumps(
+        with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction),
+        ensure_ascii=False, default=_json_safe)
     results.attrs["options_json"] = json.dumps(config.to_dict(), ensure_ascii=False)
     results.attrs["program"] = f"phasetrace {__version__}"
     results.attrs["analysis_seconds"] = round(time.perf_counter() - t0, 3)
@@ -200,6 +201,16 @@ def _adopt_detected_kalpha2(stack: xr.Dataset, phases: xr.Dataset) -> xr.Dataset
                         wl2, ratio)
             return out
     return stack
+
+
+def with_minor_phases(sequence: dict[str, Any], phases: xr.Dataset, *,
+                      min_fraction: float) -> dict[str, Any]:
+    """Add ``minor_phases`` (present in many scans, always below ``min_fraction``)."""
+    from .transitions.minor import minor_phases
+
+    in_stages = {p for stage in sequence.get("stages", []) for p in stage.get("phases", [])}
+    return {**sequence, "minor_phases": minor_phases(phases, min_fraction=min_fraction,
+                                                     stage_phases=in_stages)}
 
 
 def _json_safe(obj: Any) -> Any:

@@ -149,6 +149,7 @@ def finish(chunk_paths: list[Path], inputs: Any, out: Path, *, source: Any, conf
     written : dict of str to Path
         Output files.
     """
+    from .pipeline import with_minor_phases
     from .transitions import detect_transitions
 
     t0 = time.perf_counter()
@@ -157,7 +158,9 @@ def finish(chunk_paths: list[Path], inputs: Any, out: Path, *, source: Any, conf
     tc = config.transitions
     transitions = detect_transitions(results, x=tc.x, min_fraction=tc.min_fraction, min_scans=tc.min_scans)
     results.attrs.update(
-        sequence_json=json.dumps(transitions.to_dict(), ensure_ascii=False, default=json_default),
+        sequence_json=json.dumps(with_minor_phases(transitions.to_dict(), results,
+                                                   min_fraction=tc.min_fraction),
+                                 ensure_ascii=False, default=json_default),
         options_json=json.dumps(config.to_dict(), ensure_ascii=False),
         provenance_json=json.dumps(_provenance(inputs, source, config), ensure_ascii=False,
                                    default=json_default),
