@@ -174,6 +174,22 @@ def _arrays(path: Path, f: h5py.File, sig_name: str, ax_name: str) -> tuple[np.n
     return x, y, s
 
 
+def _open_patterns(p: Path) -> tuple[h5py.File, str, str]:
+    """Open ``p`` read-only and find its pattern dataset: (file, signal name, axis name).
+
+    The caller closes the file (``with f:``).
+    """
+    try:
+        f = h5py.File(p, "r")
+    except (OSError, ValueError) as err:
+        raise ReaderError(f"{p}: not a readable HDF5 file ({err})") from err
+    pick = _nxdata_candidate(f) or _heuristic_candidate(f)
+    if pick is None:
+        f.close()
+        raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
+    return f, pick[0], pick[1]
+
+
 @register("hdf5", extensions=(".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".nexus"),
           description="HDF5/NeXus pattern stack")
 def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
@@ -197,15 +213,8 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
         Not HDF5, no pattern dataset with a radial axis, or a Q axis without wavelength.
     """
     p = check_file(path)
-    try:
-        f = h5py.File(p, "r")
-    except (OSError, ValueError) as err:
-        raise ReaderError(f"{p}: not a readable HDF5 file ({err})") from err
+    f, sig_name, ax_name = _open_patterns(p)
     with f:
-        pick = _nxdata_candidate(f) or _heuristic_candidate(f)
-        if pick is None:
-            raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
-        sig_name, ax_name = pick
         logger.debug("%s: patterns from %s on axis %s", p, sig_name, ax_name)
         x, y, s = _arrays(p, f, sig_name, ax_name)
         kind = _axis_kind(ax_name, f[ax_name])
@@ -323,15 +332,8 @@ def open_lazy(path: str | Path, *, wavelength_A: float | None = None) -> LazyHDF
         As :func:`read`.
     """
     p = check_file(path)
-    try:
-        f = h5py.File(p, "r")
-    except (OSError, ValueError) as err:
-        raise ReaderError(f"{p}: not a readable HDF5 file ({err})") from err
+    f, sig_name, ax_name = _open_patterns(p)
     with f:
-        pick = _nxdata_candidate(f) or _heuristic_candidate(f)
-        if pick is None:
-            raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
-        sig_name, ax_name = pick
         sig, ax = f[sig_name], f[ax_name]
         x = np.asarray(ax[()], dtype=float)
         shape = sig.shape if sig.ndim == 2 else (1, sig.shape[0])
