@@ -32,6 +32,7 @@ from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A
 from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
 from .output import build_result
 from .pairs import parent_pass
+from .symmetry import insignificant_split
 
 __all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
 
@@ -182,6 +183,7 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
         except FitError as err:
             logger.warning("scan left unrefined: %s", err)
             return [], None
+        res = _collapse(ctx, phases, res, zero0, zero_bound)
         totals = np.array([float(np.sum(a)) for a in res.intensity])
         share = totals / max(totals.sum(), 1e-300)
         weak = [i for i, p in enumerate(phases)
@@ -193,6 +195,22 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
         phases = phases[:drop] + phases[drop + 1:]
         starts = starts[:drop] + starts[drop + 1:]
     return [], None
+
+
+def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
+    """Refine again with a pseudo-tetragonal pair tied when its split is not significant
+    (:mod:`.symmetry`); the tied fit is kept when it converges."""
+    if not res.converged:
+        return res
+    ties = [insignificant_split(p, s.free, s.cov_free, ctx["opts"]["collapse_sigma"])
+            if not s.tie else s.tie for p, s in zip(phases, res.phases)]
+    if not any(t and not s.tie for t, s in zip(ties, res.phases)):
+        return res
+    try:
+        tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound, ties=ties)
+    except FitError:
+        return res
+    return tied if tied.converged else res
 
 
 def _zero_window(refined, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
@@ -292,28 +310,40 @@ def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
     """Decide from the data whether an unannounced Kα2 line is present.
 
     Only for a primary wavelength equal to a characteristic Kα1 and no second wavelength
-    given: the brightest scan is refined with and without the doublet and the doublet is
-    adopted when it lowers the reduced χ² by more than 5 %.  The decision is logged and
-    recorded in the result attributes (``kalpha2_detected``).
+    given: the first, middle, last and brightest scans are refined with and without the
+    doublet and the doublet is adopted when it lowers the reduced χ² by more than 5 % in the
+    median over those scans (one scan with a poor phase identification cannot decide alone).
+    The decision is logged and recorded in the result attributes (``kalpha2_detected``).
     """
     cand = _doublet_candidate(ctx["wl"])
     ctx["kalpha2_detected"] = "not tested"
     if cand is None or np.isfinite(ctx["wl2"]):
         return
-    s = int(np.argmax([np.sum(p.height) for p in peak_lists]))
-    ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
-                          min_score=ctx["opts"]["min_score"], min_gain=ctx["opts"]["min_gain"])
-    phases = [p for p in library if p.label in ident.present]
-    if not phases:
+    n = len(peak_lists)
+    bright = int(np.argmax([np.sum(p.height) for p in peak_lists]))
+    ratios, pairs = [], []
+    for s in sorted({0, n // 2, n - 1, bright}):
+        ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
+                              tol_deg=ctx["tol"], min_score=ctx["opts"]["min_score"],
+                              min_gain=ctx["opts"]["min_gain"])
+        phases = [p for p in library if p.label in ident.present]
+        if not phases:
+            continue
+        starts = [ident.matches[p.label].free for p in phases]
+        _select_scan(ctx, s, obs, sigma)
+        try:
+            single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
+            double = _pawley({**ctx, "wl2": cand[0], "ratio": cand[1]}, phases, starts, 0.0,
+                             ctx["opts"]["max_zero_deg"])
+        except FitError:
+            continue
+        ratios.append(double.redchi / single.redchi)
+        pairs.append(f"scan {s}: {single.redchi:.3g} without, {double.redchi:.3g} with")
+    if not ratios:
         return
-    starts = [ident.matches[p.label].free for p in phases]
-    _select_scan(ctx, s, obs, sigma)
-    single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
-    trial = {**ctx, "wl2": cand[0], "ratio": cand[1]}
-    double = _pawley(trial, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
-    adopt = double.redchi < 0.95 * single.redchi
-    ctx["kalpha2_detected"] = f"{adopt} (redchi {single.redchi:.3g} without, {double.redchi:.3g} with)"
-    logger.info("Kα2 test on scan %d: %s", s, ctx["kalpha2_detected"])
+    adopt = bool(np.median(ratios) < 0.95)
+    ctx["kalpha2_detected"] = f"{adopt} (redchi {'; '.join(pairs)})"
+    logger.info("Kα2 test: %s", ctx["kalpha2_detected"])
     if adopt:
         ctx["wl2"], ctx["ratio"] = cand
 

@@ -13,6 +13,7 @@ from ..phases.reference import ReferencePhase
 from ..refine import STATUS_MEANINGS, RefineResult, RefineStatus
 from ..schema import LATTICE_CSV_COLUMNS, PHASE, SCAN, SCAN_COORDS, TWO_THETA
 from .derived import cell_with_esd, volume_strain
+from .symmetry import report_setting
 
 __all__ = ["build_result", "lattice_table"]
 
@@ -39,7 +40,8 @@ def _fill_scan(s, library, kept, res, arrays) -> None:
         arrays["fit_status"][s, j] = int(sol.status)
         if sol.status != RefineStatus.CONVERGED:
             continue
-        values = cell_with_esd(phase, sol.free, sol.cov_free)
+        arrays["cell_tied"][s, j] = bool(sol.tie)
+        values = cell_with_esd(phase, *report_setting(phase, sol.free, sol.cov_free))
         for key in _CELL_KEYS:
             arrays[key][s, j] = values[key]
         for key, attr in _SOLUTION_KEYS.items():
@@ -69,6 +71,7 @@ def build_result(stack: xr.Dataset, library: list[ReferencePhase],
     arrays = {key: np.full((n, m), np.nan) for key in _CELL_KEYS + tuple(_SOLUTION_KEYS)}
     arrays["present"] = np.zeros((n, m), bool)
     arrays["fit_status"] = np.full((n, m), -1, np.int8)
+    arrays["cell_tied"] = np.zeros((n, m), bool)
     scan_keys = ("zero", "esd_zero", "displacement", "esd_displacement", "redchi", "rwp", "rp",
                  "gof")
     per_scan = {key: np.full(n, np.nan) for key in scan_keys}
@@ -105,6 +108,8 @@ def build_result(stack: xr.Dataset, library: list[ReferencePhase],
                     "long_name": "whole-pattern refinement status (-1: phase absent); only "
                                  "converged fits carry cells and fractions"}
     data["fit_status"] = (dims, arrays["fit_status"], status_attrs)
+    data["cell_tied"] = (dims, arrays["cell_tied"], {
+        "long_name": "two pseudo-tetragonal axes refined equal (split not significant)"})
     data["scan_fit_status"] = (SCAN, scan_status, {**status_attrs, "long_name":
                                "worst refinement status of the scan (-1: not refined)"})
     data["zero_shift"] = (SCAN, per_scan["zero"], {"units": "deg"})

@@ -30,7 +30,9 @@ _BASIS = {
                    [0, 0, 0, 0, 1, 0]],
     "triclinic": np.eye(6).tolist(),
 }
-_TIED = {("orthorhombic", "b=c"): [[1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]]}
+_TIED = {("orthorhombic", "b=c"): [[1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]],
+         ("orthorhombic", "a=c"): [[1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0]],
+         ("orthorhombic", "a=b"): [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]}
 
 
 def metric_basis(system: str, tie: str = "") -> np.ndarray:
