@@ -221,7 +221,8 @@ def _json_safe(obj: Any) -> Any:
 
 def _merge_phases(results: xr.Dataset, phases: xr.Dataset) -> xr.Dataset:
     keep = [v for v in phases.data_vars
-            if "scan" in phases[v].dims and "two_theta" not in phases[v].dims or v == "calc"]
+            if "scan" in phases[v].dims and "two_theta" not in phases[v].dims
+            or v in ("calc", "calc_background")]
     merged = results.copy()
     for name in keep:
         merged[name] = phases[name]

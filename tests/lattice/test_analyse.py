@@ -41,7 +41,8 @@ def stack(by_label, truth):
 
 @pytest.fixture(scope="module")
 def result(stack, library):
-    return analyse_phases(stack, library=library)
+    # the simulated shift is a pure zero shift: the transmission model (no displacement term)
+    return analyse_phases(stack, library=library, geometry="transmission")
 
 
 def test_layout(result, stack):

@@ -10,6 +10,7 @@ import pytest
 from phasetrace._kernels.lattice import pv_design
 from phasetrace.lattice import pawley_refine
 from phasetrace.phases.cell import cell_from_free
+from phasetrace.refine import RefineStatus, warm_start
 
 from phasesim import pattern, simulate_stack
 
@@ -87,8 +88,9 @@ def test_lower_symmetry_cells(by_label, label, free, start):
 
 
 def test_free_bounds_hold_a_phase_and_profile_warm_start(by_label):
-    """``free_bounds`` keeps a phase inside the given box (here away from the true cell);
-    ``profile0`` from a previous fit reproduces the cell with no more evaluations."""
+    """``free_bounds`` keeps a phase inside the given box (here away from the true cell) and
+    the fit says so (status at_bound); a warm start from a previous fit reproduces the cell
+    with no more evaluations."""
     tt = np.arange(5.0, 35.0, 0.01)
     p2 = by_label["P2"]
     y = pattern([p2], [[2.866, 11.21]], tt, wavelength_A=0.7093, fwhm=0.06)
@@ -98,10 +100,11 @@ def test_free_bounds_hold_a_phase_and_profile_warm_start(by_label):
     box = np.array([[2.870, 2.880], [11.20, 11.22]])
     held = pawley_refine(tt, net, sig, [p2], [np.array([2.875, 11.21])], free_bounds=[box], **kw)
     assert box[0, 0] <= held.free[0][0] <= box[0, 1] and held.free[0][0] < 2.8705
+    assert held.phases[0].status == RefineStatus.AT_BOUND
     cold = pawley_refine(tt, net, sig, [p2], [np.array([2.862, 11.19])], **kw)
     assert np.all(np.abs(cold.free[0] - [2.866, 11.21]) < [5e-4, 3e-3])
-    assert cold.profile.shape == (3,) and cold.profile[0] > 0      # W, U, η
-    warm = pawley_refine(tt, net, sig, [p2], [np.array([2.862, 11.19])], profile0=cold.profile,
-                         **kw)
+    assert cold.status == RefineStatus.CONVERGED and cold.phases[0].w > 0
+    # sequential use: the neighbour's whole solution (cells, profile, background) as the start
+    warm = pawley_refine(tt, net, sig, [p2], [cold.free[0]], warm=warm_start(cold), **kw)
     assert np.all(np.abs(warm.free[0] - cold.free[0]) <= 3 * cold.esd_free[0] + 1e-5)
-    assert warm.nfev <= cold.nfev
+    assert warm.nfev < cold.nfev

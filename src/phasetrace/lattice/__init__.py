@@ -1,7 +1,12 @@
 """Lattice refinement per scan and the stack-level phase analysis."""
 
+from ..refine import RefineResult
 from .analyse import DEFAULT_OPTIONS, analyse_phases
 from .output import lattice_table
-from .pawley import PawleyResult, pawley_refine
+from .pawley import pawley_refine
 
-__all__ = ["analyse_phases", "lattice_table", "pawley_refine", "PawleyResult", "DEFAULT_OPTIONS"]
+#: former name of the per-scan result (now the whole-pattern engine's :class:`RefineResult`).
+PawleyResult = RefineResult
+
+__all__ = ["analyse_phases", "lattice_table", "pawley_refine", "PawleyResult", "RefineResult",
+           "DEFAULT_OPTIONS"]

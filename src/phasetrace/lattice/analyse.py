@@ -29,9 +29,10 @@ from ..phases.peaksearch import PeakList, estimate_background, estimate_fwhm, fi
 from ..phases.reference import ReferencePhase
 from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A,
                       validate_stack)
+from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
 from .output import build_result
 from .pairs import parent_pass
-from .pawley import PawleyResult, pawley_refine
+from .symmetry import insignificant_split
 
 __all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
 
@@ -52,10 +53,17 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "strong_score": 0.85,    # stack prior: score needed to keep an isolated detection
     "min_share": 0.004,      # Pawley intensity share below which a phase is dropped
     "max_zero_deg": 0.5,     # bound of the zero shift in the first scans, degrees
-    "zero_settle_scans": 5,  # scans after which the zero is held near its running median
+    "max_displacement_deg": 1.0,  # bound of the displacement term D cos θ, degrees
+    "zero_settle_scans": 5,  # scans after which zero/displacement are held near their median
     "zero_drift_deg": 0.02,  # allowed departure from that median, degrees
-    "keep_calc": True,       # store the calculated pattern
-    "max_nfev": 40,          # model evaluations per Pawley refinement
+    "keep_calc": True,       # store the calculated pattern (model + background)
+    "max_nfev": 60,          # Jacobian evaluations per whole-pattern refinement
+    "intensities": "rietveld",  # "rietveld" (scale × reference |F|²) or "pawley" (free)
+    "pawley_phases": (),     # phases refined with free intensities (no trustworthy structure)
+    "geometry": "auto",      # "reflection" (zero + displacement), "transmission" (zero), "auto"
+    "n_background": 3,       # refinable Chebyshev terms on top of the estimated background
+    "collapse_sigma": 2.0,   # pseudo-tetragonal orthorhombic: b−c within this many esds →
+                             # refined and reported with b = c (≈ F-test at 95 %, one constraint)
     "detect_kalpha2": True,  # test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given)
     "pair_rel_tol": 0.0015,   # parent beside its distorted variant: variant's cell held within
                               # this (relative) of its cell in the neighbouring two-phase scan
@@ -65,7 +73,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-def _net_pattern(stack: xr.Dataset, background: Any) -> np.ndarray:
+def _net_pattern(stack: xr.Dataset, background: Any) -> tuple[np.ndarray, np.ndarray]:
     y = stack[INTENSITY].values.astype(float)
     if background is None:
         bg = estimate_background(stack[TWO_THETA].values, y)
@@ -75,7 +83,7 @@ def _net_pattern(stack: xr.Dataset, background: Any) -> np.ndarray:
         bg = np.asarray(getattr(background, "values", background), dtype=float)
     if bg.shape != y.shape:
         raise ConfigError(f"background has shape {bg.shape}, expected {y.shape} (scan, two_theta)")
-    return y - bg
+    return y, bg
 
 
 def _peaks_from_dataset(peaks: xr.Dataset, n_scans: int, noise: np.ndarray) -> list[PeakList]:
@@ -130,25 +138,26 @@ def _presence(library, idents, opts) -> tuple[np.ndarray, np.ndarray]:
     return present, score
 
 
-def _profile_start(ctx, phases) -> np.ndarray | None:
-    """Warm start of the profile from the last refined scan: all of it for the same phases,
-    else W, U and η only."""
-    last = ctx.get("last_fit")
-    if last is None:
-        return None
-    labels, profile = last
-    return profile if labels == tuple(p.label for p in phases) else profile[:3]
+def _refine_options(ctx, zero0, zero_bound, disp0, disp_bound) -> RefineOptions:
+    o = ctx["opts"]
+    return RefineOptions(intensities=o["intensities"], pawley_labels=tuple(o["pawley_phases"]),
+                         geometry=o["geometry"], n_background=o["n_background"], zero0=zero0,
+                         max_zero_deg=zero_bound, displacement0=disp0,
+                         max_displacement_deg=disp_bound, max_iter=o["max_nfev"])
 
 
-def _pawley(ctx, phases, starts, zero0, zero_bound):
-    return pawley_refine(ctx["tt"], ctx["net_s"], ctx["sig_s"], phases, starts,
-                         wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
-                         kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], zero0=zero0,
-                         max_zero_deg=zero_bound, max_nfev=ctx["opts"]["max_nfev"],
-                         profile0=_profile_start(ctx, phases))
+def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None):
+    """Whole-pattern refinement of the current scan (``ctx["obs_s"]`` …), warm-started from
+    the last refined scan (profile, scales, zero/displacement, background terms)."""
+    disp0, disp_bound = ctx.get("disp_window", (0.0, ctx["opts"]["max_displacement_deg"]))
+    return refine_pattern(ctx["tt"], ctx["obs_s"], ctx["sig_s"], ctx["bg_s"], phases, starts,
+                          wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
+                          kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"],
+                          options=_refine_options(ctx, zero0, zero_bound, disp0, disp_bound),
+                          free_bounds=free_bounds, ties=ties, warm=ctx.get("warm"))
 
 
-def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> PawleyResult:
+def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> RefineResult:
     """Refine from the previous scan's cells when every phase has one, else from the search
     cells; when both exist, differ and the first fit is clearly worse than the previous
     scan's, refine from the other too and keep the lower χ² (the whole pattern arbitrates)."""
@@ -165,7 +174,7 @@ def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> PawleyResu
 
 
 def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
-                 ) -> tuple[list[ReferencePhase], PawleyResult | None]:
+                 ) -> tuple[list[ReferencePhase], RefineResult | None]:
     """Pawley refinement; phases with a negligible intensity share are dropped and it reruns."""
     opts = ctx["opts"]
     while phases:
@@ -174,6 +183,7 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
         except FitError as err:
             logger.warning("scan left unrefined: %s", err)
             return [], None
+        res = _collapse(ctx, phases, res, zero0, zero_bound)
         totals = np.array([float(np.sum(a)) for a in res.intensity])
         share = totals / max(totals.sum(), 1e-300)
         weak = [i for i, p in enumerate(phases)
@@ -187,11 +197,28 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
     return [], None
 
 
-def _zero_window(refined, opts) -> tuple[float, float]:
-    """Start and bound of the zero shift: free at first, then near the running median."""
-    zeros = [res.zero for _, res in refined if res is not None]
+def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
+    """Refine again with a pseudo-tetragonal pair tied when its split is not significant
+    (:mod:`.symmetry`); the tied fit is kept when it converges."""
+    if not res.converged:
+        return res
+    ties = [insignificant_split(p, s.free, s.cov_free, ctx["opts"]["collapse_sigma"])
+            if not s.tie else s.tie for p, s in zip(phases, res.phases)]
+    if not any(t and not s.tie for t, s in zip(ties, res.phases)):
+        return res
+    try:
+        tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound, ties=ties)
+    except FitError:
+        return res
+    return tied if tied.converged else res
+
+
+def _zero_window(refined, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
+    """Start and bound of the zero shift (or displacement): free at first, then near the
+    running median of converged scans (the instrument and the cell do not jump)."""
+    zeros = [getattr(res, name) for _, res in refined if res is not None and res.converged]
     if len(zeros) < opts["zero_settle_scans"]:
-        return (zeros[-1] if zeros else 0.0), opts["max_zero_deg"]
+        return 0.0, opts[bound_key]
     return float(np.median(zeros[-opts["zero_settle_scans"]:])), opts["zero_drift_deg"]
 
 
@@ -203,11 +230,11 @@ def _previous_cells(refined) -> dict[str, np.ndarray]:
     return out
 
 
-def _run_scans(ctx, library, peak_lists, net, sigma, progress):
+def _run_scans(ctx, library, peak_lists, obs, sigma, progress):
     """Sequential identification + refinement; each scan starts from its predecessors."""
     opts = ctx["opts"]
     idents: list[ScanIdentification] = []
-    refined: list[tuple[list[ReferencePhase], PawleyResult | None]] = []
+    refined: list[tuple[list[ReferencePhase], RefineResult | None]] = []
     for s, pk in enumerate(peak_lists):
         ident = identify_scan(
             library, pk, ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
@@ -218,10 +245,10 @@ def _run_scans(ctx, library, peak_lists, net, sigma, progress):
             expected={p.label for p in (refined[-1][0] if refined else [])
                       if _established(refined, len(refined) - 3, p.label)})
         idents.append(ident)
-        refined.append(_refine_present(ctx, library, ident, ident.present, s, net, sigma, refined))
+        refined.append(_refine_present(ctx, library, ident, ident.present, s, obs, sigma, refined))
         if refined[-1][1] is not None:
             ctx["last_redchi"] = refined[-1][1].redchi
-            ctx["last_fit"] = (tuple(p.label for p in refined[-1][0]), refined[-1][1].profile)
+            ctx["warm"] = warm_start(refined[-1][1])
         _report(progress, s, len(peak_lists))
     return idents, refined
 
@@ -232,7 +259,7 @@ def _established(refined, s: int, label: str, run: int = 3) -> bool:
     return len(window) == run and all(label in {p.label for p in kept} for kept, _ in window)
 
 
-def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> None:
+def _backward_pass(ctx, library, peak_lists, obs, sigma, idents, refined) -> None:
     """Hysteresis backwards in time: a phase present in scan s+1 is kept in scan s with the
     lower ``keep_score`` (phases appearing during a transition are caught early too)."""
     opts = ctx["opts"]
@@ -254,16 +281,21 @@ def _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined) -> Non
         labels = [label for label in ident.present if label in now or label in later]
         if set(labels) > now:   # only phases established later are added
             idents[s] = ident
-            refined[s] = _refine_present(ctx, library, ident, labels, s, net, sigma,
+            refined[s] = _refine_present(ctx, library, ident, labels, s, obs, sigma,
                                          refined[:s] + [refined[s + 1]])
 
 
-def _refine_present(ctx, library, ident, labels, s, net, sigma, refined):
+def _refine_present(ctx, library, ident, labels, s, obs, sigma, refined):
     phases = [p for p in library if p.label in labels]
     starts = [ident.matches[p.label].free for p in phases]
     zero0, bound = _zero_window(refined, ctx["opts"])
-    ctx.update(net_s=net[s], sig_s=sigma[s])
+    ctx["disp_window"] = _zero_window(refined, ctx["opts"], "displacement", "max_displacement_deg")
+    _select_scan(ctx, s, obs, sigma)
     return _refine_scan(ctx, phases, starts, _previous_cells(refined), zero0, bound)
+
+
+def _select_scan(ctx, s, obs, sigma) -> None:
+    ctx.update(obs_s=obs[s], sig_s=sigma[s], bg_s=ctx["bg"][s])
 
 
 def _doublet_candidate(wl: float) -> tuple[float, float] | None:
@@ -274,32 +306,44 @@ def _doublet_candidate(wl: float) -> tuple[float, float] | None:
     return None
 
 
-def _detect_kalpha2(ctx, library, peak_lists, net, sigma) -> None:
+def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
     """Decide from the data whether an unannounced Kα2 line is present.
 
     Only for a primary wavelength equal to a characteristic Kα1 and no second wavelength
-    given: the brightest scan is refined with and without the doublet and the doublet is
-    adopted when it lowers the reduced χ² by more than 5 %.  The decision is logged and
-    recorded in the result attributes (``kalpha2_detected``).
+    given: the first, middle, last and brightest scans are refined with and without the
+    doublet and the doublet is adopted when it lowers the reduced χ² by more than 5 % in the
+    median over those scans (one scan with a poor phase identification cannot decide alone).
+    The decision is logged and recorded in the result attributes (``kalpha2_detected``).
     """
     cand = _doublet_candidate(ctx["wl"])
     ctx["kalpha2_detected"] = "not tested"
     if cand is None or np.isfinite(ctx["wl2"]):
         return
-    s = int(np.argmax([np.sum(p.height) for p in peak_lists]))
-    ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
-                          min_score=ctx["opts"]["min_score"], min_gain=ctx["opts"]["min_gain"])
-    phases = [p for p in library if p.label in ident.present]
-    if not phases:
+    n = len(peak_lists)
+    bright = int(np.argmax([np.sum(p.height) for p in peak_lists]))
+    ratios, pairs = [], []
+    for s in sorted({0, n // 2, n - 1, bright}):
+        ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
+                              tol_deg=ctx["tol"], min_score=ctx["opts"]["min_score"],
+                              min_gain=ctx["opts"]["min_gain"])
+        phases = [p for p in library if p.label in ident.present]
+        if not phases:
+            continue
+        starts = [ident.matches[p.label].free for p in phases]
+        _select_scan(ctx, s, obs, sigma)
+        try:
+            single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
+            double = _pawley({**ctx, "wl2": cand[0], "ratio": cand[1]}, phases, starts, 0.0,
+                             ctx["opts"]["max_zero_deg"])
+        except FitError:
+            continue
+        ratios.append(double.redchi / single.redchi)
+        pairs.append(f"scan {s}: {single.redchi:.3g} without, {double.redchi:.3g} with")
+    if not ratios:
         return
-    starts = [ident.matches[p.label].free for p in phases]
-    ctx.update(net_s=net[s], sig_s=sigma[s])
-    single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
-    trial = {**ctx, "wl2": cand[0], "ratio": cand[1]}
-    double = _pawley(trial, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
-    adopt = double.redchi < 0.95 * single.redchi
-    ctx["kalpha2_detected"] = f"{adopt} (redchi {single.redchi:.3g} without, {double.redchi:.3g} with)"
-    logger.info("Kα2 test on scan %d: %s", s, ctx["kalpha2_detected"])
+    adopt = bool(np.median(ratios) < 0.95)
+    ctx["kalpha2_detected"] = f"{adopt} (redchi {'; '.join(pairs)})"
+    logger.info("Kα2 test: %s", ctx["kalpha2_detected"])
     if adopt:
         ctx["wl2"], ctx["ratio"] = cand
 
@@ -315,7 +359,8 @@ def _prepare(stack, background, peaks, opts):
     ratio = float(stack.attrs.get("kalpha2_ratio", 0.0) or 0.0)
     if not ratio > 0:
         wl2 = math.nan
-    net = _net_pattern(stack, background)
+    obs, bg = _net_pattern(stack, background)
+    net = obs - bg
     sigma = stack[INTENSITY_SIGMA].values if INTENSITY_SIGMA in stack else np.sqrt(
         np.maximum(stack[INTENSITY].values, 1.0))
     n = net.shape[0]
@@ -327,8 +372,8 @@ def _prepare(stack, background, peaks, opts):
         peak_lists = _peaks_from_dataset(peaks, n, np.nanmedian(sigma, axis=1))
     ctx = {"tt": tt, "wl": wl, "wl2": wl2, "ratio": ratio, "fwhm": fwhm, "tol": tol,
            "tt_range": (tt[0], tt[-1]), "opts": opts, "kalpha2_detected": "not tested",
-           "coarse_cache": {}}
-    return ctx, net, sigma, peak_lists
+           "coarse_cache": {}, "bg": bg}
+    return ctx, obs, sigma, peak_lists
 
 
 def analyse_phases(
@@ -384,20 +429,20 @@ def analyse_phases(
     if not library:
         raise ConfigError("empty phase library: pass load_library(...) with at least one phase")
     opts = {**DEFAULT_OPTIONS, **options}
-    ctx, net, sigma, peak_lists = _prepare(stack, background, peaks, opts)
+    ctx, obs, sigma, peak_lists = _prepare(stack, background, peaks, opts)
     # many small least-squares solves: BLAS threads only add overhead (and oversubscribe)
     with threadpool_limits(limits=1, user_api="blas"):
         if opts["detect_kalpha2"]:
-            _detect_kalpha2(ctx, library, peak_lists, net, sigma)
-        idents, refined = _run_scans(ctx, library, peak_lists, net, sigma, progress)
+            _detect_kalpha2(ctx, library, peak_lists, obs, sigma)
+        idents, refined = _run_scans(ctx, library, peak_lists, obs, sigma, progress)
         present, score = _presence(library, idents, opts)
-        for s in range(net.shape[0]):
+        for s in range(obs.shape[0]):
             labels = [p.label for j, p in enumerate(library) if present[s, j]]
             if sorted(labels) != sorted(idents[s].present):
-                refined[s] = _refine_present(ctx, library, idents[s], labels, s, net, sigma,
+                refined[s] = _refine_present(ctx, library, idents[s], labels, s, obs, sigma,
                                              refined[:s])
-        _backward_pass(ctx, library, peak_lists, net, sigma, idents, refined)
-        added = parent_pass({**ctx, "net": net, "sigma": sigma}, library, refined, opts)
+        _backward_pass(ctx, library, peak_lists, obs, sigma, idents, refined)
+        added = parent_pass({**ctx, "obs": obs, "sigma": sigma}, library, refined, opts)
         if added:
             logger.info("parent phase found beside its distorted variant in scans %s", added)
     result = build_result(stack, library, idents, refined, score, peak_lists,

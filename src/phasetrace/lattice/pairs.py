@@ -32,16 +32,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import FitError
-from ..phases.cell import cell_from_free, cell_volume
+from ..phases.cell import cell_from_free
 from ..phases.reference import ReferencePhase
-from .derived import phase_scale, weight_fractions
-from .pawley import PawleyResult, pawley_refine
+from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
 
 __all__ = ["parent_pass"]
 
 logger = logging.getLogger(__name__)
 
-Refined = list[tuple[list[ReferencePhase], PawleyResult | None]]
+Refined = list[tuple[list[ReferencePhase], RefineResult | None]]
 
 
 def _labels(refined: Refined) -> list[set[str]]:
@@ -56,22 +55,9 @@ def _free_of(refined: Refined, s: int, label: str) -> np.ndarray | None:
     return None
 
 
-def _fractions(phases: list[ReferencePhase], res: PawleyResult, wl: float) -> np.ndarray:
-    """Hill–Howard weight fractions of ``phases`` (NaN for cell components)."""
-    scales = np.full(len(phases), np.nan)
-    volumes = np.full(len(phases), np.nan)
-    for i, phase in enumerate(phases):
-        cell = cell_from_free(phase.crystal_system, res.free[i])
-        volumes[i] = cell_volume(cell)
-        if not phase.is_cell_component:
-            scales[i] = phase_scale(phase, cell, res.hkl[i], res.intensity[i], wl)
-    masses = np.array([p.cell_mass for p in phases])
-    return weight_fractions(scales, volumes, masses)
-
-
 def _test_scan(ctx: dict[str, Any], refined: Refined, labels, s: int, variant: ReferencePhase,
                parent: ReferencePhase, src: int, opts: dict[str, Any]
-               ) -> PawleyResult | None:
+               ) -> RefineResult | None:
     """Refine scan ``s`` with the parent added; the new result when the parent is accepted."""
     kept, res = refined[s]
     prior = _free_of(refined, src, variant.label)   # two-phase region: cells stay put
@@ -86,14 +72,19 @@ def _test_scan(ctx: dict[str, Any], refined: Refined, labels, s: int, variant: R
     bounds[-1] = np.stack([parent_free - tol_p * np.abs(parent_free),
                            parent_free + tol_p * np.abs(parent_free)], 1)
     try:
-        new = pawley_refine(ctx["tt"], ctx["net"][s], ctx["sigma"][s], phases, starts,
-                            wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
-                            kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], zero0=res.zero,
-                            max_zero_deg=opts["zero_drift_deg"], max_nfev=opts["max_nfev"],
-                            free_bounds=bounds)
+        options = RefineOptions(
+            intensities=opts["intensities"], pawley_labels=tuple(opts["pawley_phases"]),
+            geometry=opts["geometry"], n_background=opts["n_background"], zero0=res.zero,
+            max_zero_deg=opts["zero_drift_deg"], displacement0=res.displacement,
+            max_displacement_deg=opts["zero_drift_deg"], max_iter=opts["max_nfev"])
+        new = refine_pattern(ctx["tt"], ctx["obs"][s], ctx["sigma"][s], ctx["bg"][s], phases,
+                             starts, wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
+                             kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"], options=options,
+                             free_bounds=bounds, warm=warm_start(res))
     except FitError:
         return None
-    frac = _fractions(phases, new, ctx["wl"])[-1]
+    frac = new.phases[-1].weight_fraction
+    frac = frac if np.isfinite(frac) else 0.0
     gain = 1.0 - new.redchi / max(res.redchi, 1e-300)
     d_free = float(variant.distortion(cell_from_free(variant.crystal_system, res.free[i_var])))
     d_prior = float(variant.distortion(cell_from_free(variant.crystal_system, prior)))
@@ -112,10 +103,10 @@ def parent_pass(ctx: dict[str, Any], library: list[ReferencePhase], refined: Ref
     Parameters
     ----------
     ctx : dict
-        Analysis context: ``tt`` (N,), ``net``/``sigma`` (S, N), ``wl``, ``wl2``, ``ratio``,
+        Analysis context: ``tt`` (N,), ``obs``/``sigma``/``bg`` (S, N), ``wl``, ``wl2``, ``ratio``,
         ``fwhm`` (degrees).
     library : list of ReferencePhase
-    refined : list of (phases, PawleyResult or None)
+    refined : list of (phases, RefineResult or None)
         Per-scan refinement, updated in place where a parent is added.
     opts : dict
         ``pair_rel_tol``, ``pair_parent_tol`` (relative),

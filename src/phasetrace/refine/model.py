@@ -1,0 +1,232 @@
+"""Build the arrays of the whole-pattern model (:mod:`phasetrace._kernels.pattern`) for one scan.
+
+Cells are refined through linear reciprocal-metric parameters ``q`` with ``m = T q`` (``m`` the
+six coefficients of 1/d² = A h² + B k² + C l² + 2(D hk + E hl + F kl)), so 1/d² of every
+reflection is a fixed linear form of ``q``.  ``T`` encodes the crystal system and optional ties
+(``"b=c"``: an orthorhombic cell refined with b and c equal, the higher-symmetry cell).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..phases.cell import cell_from_free, free_from_cell, metric_from_free
+from ..phases.reference import B_ISO_A2, ReferencePhase
+from ..schema import WAVELENGTHS_A
+from .params import RefineOptions
+
+__all__ = ["metric_basis", "free_from_q", "q_from_free", "Layout", "build_layout",
+           "resolve_geometry", "chebyshev"]
+
+_BASIS = {
+    "cubic": [[1, 1, 1, 0, 0, 0]],
+    "hexagonal": [[1, 1, 0, 0.5, 0, 0], [0, 0, 1, 0, 0, 0]],
+    "orthorhombic": [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]],
+    "monoclinic": [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0],
+                   [0, 0, 0, 0, 1, 0]],
+    "triclinic": np.eye(6).tolist(),
+}
+_TIED = {("orthorhombic", "b=c"): [[1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]],
+         ("orthorhombic", "a=c"): [[1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0]],
+         ("orthorhombic", "a=b"): [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]}
+
+
+def metric_basis(system: str, tie: str = "") -> np.ndarray:
+    """``T`` (6, nq) with reciprocal metric ``m = T q`` for a crystal system (and tie)."""
+    rows = _TIED[(system, tie)] if tie else _BASIS[system]
+    return np.asarray(rows, float).T
+
+
+def q_from_free(system: str, free: np.ndarray, tie: str = "") -> np.ndarray:
+    t = metric_basis(system, tie)
+    return np.linalg.lstsq(t, metric_from_free(system, np.asarray(free, float)), rcond=None)[0]
+
+
+def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
+    """Free cell parameters (Å, degrees) of the metric ``T q``."""
+    m = metric_basis(system, tie) @ np.asarray(q, float)
+    gs = np.array([[m[0], m[3], m[4]], [m[3], m[1], m[5]], [m[4], m[5], m[2]]])
+    g = np.linalg.inv(gs)
+    a, b, c = np.sqrt(np.diag(g))
+    cell = np.array([a, b, c, math.degrees(math.acos(g[1, 2] / (b * c))),
+                     math.degrees(math.acos(g[0, 2] / (a * c))),
+                     math.degrees(math.acos(g[0, 1] / (a * b)))])
+    return free_from_cell(system, cell)
+
+
+def resolve_geometry(geometry: str, wavelength_A: float) -> str:
+    """``"reflection"`` or ``"transmission"``; ``"auto"`` is reflection for a laboratory Kα1
+    wavelength (±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission otherwise."""
+    if geometry in ("reflection", "transmission"):
+        return geometry
+    lab = any(abs(w1 - wavelength_A) <= 0.0015 for w1, _, _ in WAVELENGTHS_A.values())
+    return "reflection" if lab else "transmission"
+
+
+def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
+    """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n)."""
+    u = 2.0 * (x - x[0]) / max(x[-1] - x[0], 1e-12) - 1.0
+    out = np.empty((x.size, n))
+    for m in range(n):
+        out[:, m] = np.cos(m * np.arccos(np.clip(u, -1, 1)))
+    return np.ascontiguousarray(out)
+
+
+@dataclass
+class Layout:
+    """Parameter names, start values, bounds and kernel index tables of one scan's model."""
+
+    names: list[str]
+    p0: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    flagged: np.ndarray          # bool: a bound here biases values (at_bound status)
+    owner: np.ndarray            # int: phase owning the parameter, -1 global
+    glob: np.ndarray             # (3,) Z, D, first background coefficient
+    phase_idx: np.ndarray        # (P, 7) scale, U, W, eta, r, first q, nq
+    ph: np.ndarray
+    bq: np.ndarray
+    fbase: np.ndarray
+    cos2: np.ndarray
+    i_int: np.ndarray
+    hkl: list[np.ndarray]
+    modes: list[str]
+    ties: list[str]
+
+
+def _q_box(phase, lo_hi_free, tie) -> tuple[np.ndarray, np.ndarray]:
+    """Box of q containing the metric of every corner of the free-parameter box."""
+    corners = np.array([q_from_free(phase.crystal_system, np.array(c), tie)
+                        for c in itertools.product(*lo_hi_free)])
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min):
+    cell = cell_from_free(phase.crystal_system, free)
+    tt, inten = phase.intensities(cell, wl)
+    ok = np.isfinite(tt) & (tt > tt_lo) & (tt < tt_hi)
+    ok &= inten >= rel_min * np.max(np.where(ok, inten, 0.0), initial=0.0)
+    return np.flatnonzero(ok)
+
+
+def _po_cos2(phase, free, hkl) -> np.ndarray:
+    """cos² of the angle between each reflection's normal and the layer normal c*."""
+    m = metric_from_free(phase.crystal_system, free)
+    gs = np.array([[m[0], m[3], m[4]], [m[3], m[1], m[5]], [m[4], m[5], m[2]]])
+    h = hkl.astype(float)
+    gh = h @ gs
+    qq = np.einsum("ki,ki->k", gh, h)
+    return np.clip(gh[:, 2] ** 2 / np.maximum(qq * gs[2, 2], 1e-300), 0.0, 1.0)
+
+
+def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A, fwhm_deg,
+                 options: RefineOptions, geometry: str, free_bounds=None, ties=None,
+                 warm: dict | None = None) -> Layout:
+    """Parameters and reflection tables for ``phases`` starting at cells ``free0``.
+
+    ``warm`` maps a phase label to a previous :class:`PhaseSolution` (profile, scale, PO start)
+    and may hold ``"zero"``, ``"displacement"``, ``"background"``.
+    """
+    warm = warm or {}
+    ties = list(ties) if ties is not None else [""] * len(phases)
+    free_bounds = list(free_bounds) if free_bounds is not None else [None] * len(phases)
+    names, p0, lb, ub, flag, owner = [], [], [], [], [], []
+
+    def add(name, v, lo, hi, flagged=False, own=-1):
+        names.append(name)
+        p0.append(v)
+        lb.append(lo)
+        ub.append(hi)
+        flag.append(flagged)
+        owner.append(own)
+        return len(names) - 1
+
+    z0 = float(warm.get("zero", options.zero0))
+    iz = add("zero", z0, options.zero0 - options.max_zero_deg, options.zero0
+             + options.max_zero_deg, options.max_zero_deg > 0)
+    d0 = float(warm.get("displacement", options.displacement0)) if geometry == "reflection" else 0.0
+    span_d = options.max_displacement_deg if geometry == "reflection" else 0.0
+    idisp = add("displacement", d0, options.displacement0 - span_d,
+                options.displacement0 + span_d, span_d > 0)
+    if geometry != "reflection":
+        lb[idisp] = ub[idisp] = 0.0
+    bg_warm = np.asarray(warm.get("background", np.zeros(options.n_background)), float)
+    ibg = len(names)
+    for m in range(options.n_background):
+        add(f"background.c{m}", float(bg_warm[m]) if m < bg_warm.size else 0.0, -np.inf, np.inf)
+    reach = 3 * fwhm_deg + options.max_zero_deg + options.max_displacement_deg
+    tt_lo, tt_hi = two_theta[0] - reach, two_theta[-1] + reach
+    phase_idx = np.zeros((len(phases), 7), np.int64)
+    ph, bq, fb, c2, ii, hkls, modes = [], [], [], [], [], [], []
+    for j, phase in enumerate(phases):
+        prev = warm.get(phase.label)
+        pawley = (options.intensities == "pawley" or phase.label in options.pawley_labels
+                  or phase.is_cell_component or phase.mult_f2.size == 0)
+        mode = "pawley" if pawley else "rietveld"
+        lab = phase.label
+        i_s = add(f"{lab}.scale", float(prev.scale) if prev is not None and np.isfinite(
+            prev.scale) else 1.0, 0.0, np.inf, own=j)
+        w0 = (0.8 * fwhm_deg) ** 2
+        i_u = add(f"{lab}.U", float(prev.u) if prev is not None else 0.0, 0.0,
+                  (5 * fwhm_deg) ** 2, False, j)
+        i_w = add(f"{lab}.W", float(prev.w) if prev is not None else w0, (0.2 * fwhm_deg) ** 2,
+                  (3 * fwhm_deg) ** 2, False, j)
+        i_e = add(f"{lab}.eta", float(prev.eta) if prev is not None else 0.5, 0.0, 1.0, own=j)
+        use_po = (mode == "rietveld" and options.preferred_orientation
+                  and phase.family == "layered")
+        i_r = add(f"{lab}.po_r", float(prev.po_r) if prev is not None and use_po else 1.0,
+                  0.3, 3.0, own=j) if use_po else -1
+        if mode == "pawley":
+            lb[i_s] = ub[i_s] = p0[i_s] = 1.0
+        free = np.asarray(free0[j], float)
+        box = free_bounds[j]
+        if box is None:
+            fbnd = phase.free_bounds.copy()
+            width = fbnd[:, 1] - fbnd[:, 0]
+            fbnd[:, 0] -= 0.02 * width
+            fbnd[:, 1] += 0.02 * width
+        else:
+            fbnd = np.asarray(box, float)
+        tie = ties[j]
+        q0 = q_from_free(phase.crystal_system, free, tie)
+        qlo, qhi = _q_box(phase, [tuple(r) for r in fbnd], tie)
+        iq0 = len(names)
+        for m, v in enumerate(q0):
+            add(f"{lab}.q{m}", float(v), float(qlo[m]), float(qhi[m]), True, j)
+        phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size)
+        sel = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
+                           1e-3 if mode == "pawley" else 1e-4)
+        hkl = phase.hkl[sel]
+        h = hkl.astype(float)
+        prods = np.stack([h[:, 0] ** 2, h[:, 1] ** 2, h[:, 2] ** 2, 2 * h[:, 0] * h[:, 1],
+                          2 * h[:, 0] * h[:, 2], 2 * h[:, 1] * h[:, 2]], axis=1)
+        coef = np.zeros((sel.size, 6))
+        coef[:, :q0.size] = prods @ metric_basis(phase.crystal_system, tie)
+        d = 1.0 / np.sqrt(np.maximum(prods @ metric_from_free(phase.crystal_system, free), 1e-12))
+        ph.append(np.full(sel.size, j))
+        bq.append(coef)
+        fb.append(phase.mult_f2[sel] * np.exp(-B_ISO_A2 / (4 * d * d)) if sel.size else
+                  np.zeros(0))
+        c2.append(_po_cos2(phase, free, hkl) if use_po else np.zeros(sel.size))
+        if mode == "pawley":
+            idx = [add(f"{lab}.I{tuple(int(v) for v in hk)}", 1.0, 0.0, np.inf, own=j)
+                   for hk in hkl]
+            ii.append(np.asarray(idx, np.int64).reshape(-1))
+        else:
+            ii.append(np.full(sel.size, -1, np.int64))
+        hkls.append(hkl.astype(int))
+        modes.append(mode)
+    return Layout(
+        names=names, p0=np.array(p0, float), lb=np.array(lb, float), ub=np.array(ub, float),
+        flagged=np.array(flag, bool), owner=np.array(owner, np.int64),
+        glob=np.array([iz, idisp, ibg], np.int64), phase_idx=phase_idx,
+        ph=np.ascontiguousarray(np.concatenate(ph + [np.zeros(0, np.int64)]).astype(np.int64)),
+        bq=np.ascontiguousarray(np.concatenate(bq + [np.zeros((0, 6))])),
+        fbase=np.ascontiguousarray(np.concatenate(fb + [np.zeros(0)])),
+        cos2=np.ascontiguousarray(np.concatenate(c2 + [np.zeros(0)])),
+        i_int=np.ascontiguousarray(np.concatenate(ii + [np.zeros(0, np.int64)])),
+        hkl=hkls, modes=modes, ties=ties)
