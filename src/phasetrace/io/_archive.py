@@ -64,6 +64,20 @@ class SafeZip:
     def namelist(self) -> list[str]:
         return self._zf.namelist()
 
+    def check_declared(self, names: list[str]) -> None:
+        """Refuse, before reading anything, members whose declared sizes exceed the budget together."""
+        total = 0
+        for name in names:
+            try:
+                total += self._zf.getinfo(name).file_size
+            except KeyError:
+                continue
+        if total > self.remaining:
+            raise ReaderError(
+                f"{self.path}: the {len(names)} archive members to read declare {total} bytes uncompressed; "
+                f"refusing more than {human_bytes(self.budget)} decompressed per archive (a zip bomb or not "
+                f"a {self.kind} file)")
+
     def read(self, name: str) -> bytes:
         """Decompress one member within the remaining budget."""
         where = f"{self.path}: archive member {name}"
