@@ -32,7 +32,11 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
+import re
+import stat
 import tomllib
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import ConfigError, PhasetraceError
+from .errors import ConfigError, PhasetraceError, one_line
 from .output import prepare_out_dir, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["Experiment", "read_manifest", "run_batch", "run_experiment", "clean_partials", "DONE_MARKER"]
 
 DONE_MARKER = ".phasetrace-done.json"
+#: names the batch writes in its output root; an experiment may not be called so.
+_RESERVED = {"summary.csv", "summary.md"}
+#: longest experiment name, bytes of UTF-8 (the usual file-name limit).
+_NAME_MAX = 255
 _KEYS = ("name", "input", "echem", "scan_log", "wavelength", "phases", "material", "reference_dir")
 
 
@@ -93,14 +101,56 @@ def _load_rows(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     raise ConfigError(f"{path}: manifest must be .toml, .yaml/.yml or .csv (got {suffix or 'no suffix'})")
 
 
+def _name_problem(name: str) -> str:
+    """Why ``name`` is not a plain folder name inside --out ("" when it is)."""
+    if not name.strip():
+        return "is empty"
+    if name in (".", "..") or name.startswith("."):
+        return "starts with '.' (hidden or parent folder)"
+    if "/" in name or "\\" in name or Path(name).is_absolute() or ":" in name[:2]:
+        return "contains a path separator"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "contains control characters"
+    if name != name.strip():
+        return "starts or ends with white space"
+    if len(name.encode("utf-8")) > _NAME_MAX:
+        return f"is longer than {_NAME_MAX} bytes"
+    if name.lower() in _RESERVED:
+        return "is the name of a batch summary file"
+    return ""
+
+
+def _default_name(input_: str, i: int) -> str:
+    """Experiment name from its input: the folder or file name (the folder above a glob)."""
+    p = Path(input_)
+    name = p.parent.name if any(ch in p.name for ch in "*?[") else p.name
+    return name if name and not _name_problem(name) else f"experiment_{i}"
+
+
+def _check_experiment(path: Path, i: int, merged: dict[str, Any]) -> None:
+    """Options of one experiment that can be checked without reading its data."""
+    from .io import wavelength_option
+
+    if merged.get("wavelength"):
+        try:
+            wavelength_option(str(merged["wavelength"]))
+        except ConfigError as err:
+            raise ConfigError(f"{path}: experiment {i}: {err}") from None
+    phases = str(merged.get("phases", "auto"))
+    if phases.strip().lower() != "auto" and not any(n.strip() for n in phases.split(",")):
+        raise ConfigError(f"{path}: experiment {i}: phases {phases!r}: expected names such as P2,O3 or 'auto'")
+
+
 def read_manifest(path: str | Path) -> list[Experiment]:
     """Read a batch manifest.
 
     Raises
     ------
     ConfigError
-        Unknown format or keys, missing ``input``, duplicate names, or an input
-        path that does not exist (all naming the manifest).
+        Unknown format or keys, missing ``input``, duplicate names, a name that is
+        not a plain folder name (results go to ``OUT/<name>``: no path separators,
+        no ``..`` or leading ``.``, no control characters), an invalid wavelength or
+        phase list, or an input path that does not exist (all naming the manifest).
     """
     path = Path(path)
     defaults, rows = _load_rows(path)
@@ -123,10 +173,15 @@ def read_manifest(path: str | Path) -> list[Experiment]:
                 merged[key] = str(p if p.is_absolute() else (path.parent / p))
         if not any(ch in merged["input"] for ch in "*?[") and not Path(merged["input"]).exists():
             raise ConfigError(f"{path}: experiment {i}: input {merged['input']} does not exist")
-        name = str(merged.get("name") or Path(merged["input"]).name or f"experiment_{i}")
-        if name in seen:
+        given = merged.get("name")
+        name = str(given) if given not in (None, "") else _default_name(merged["input"], i)
+        if problem := _name_problem(name):
+            raise ConfigError(f"{path}: experiment {i}: name {name!r} {problem}; a name must be a plain "
+                              "folder name (results go to OUT/<name>)")
+        if name.casefold() in seen:
             raise ConfigError(f"{path}: duplicate experiment name {name!r}")
-        seen.add(name)
+        seen.add(name.casefold())
+        _check_experiment(path, i, merged)
         merged["name"] = name
         experiments.append(Experiment(**{k: str(v) for k, v in merged.items()}))
     return experiments
@@ -182,41 +237,86 @@ def run_experiment(exp: Experiment, out_root: str, config: Config, *,
         Summary row. Never raises for a bad experiment: the error goes into the
         row (``status = "failed"``, ``error`` = the one-line message).
     """
+    row: dict[str, Any] = {"name": exp.name, "input": exp.input, "status": "ok", "error": ""}
+    try:
+        return _run_one(exp, out_root, config, row, chunk_scans=chunk_scans, resume=resume)
+    except PhasetraceError as err:
+        row.update(status="failed", error=one_line(err))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except MemoryError as err:
+        row.update(status="failed", error=one_line(f"{exp.input}: out of memory ({err or 'allocation failed'})"))
+    except Exception as err:  # any other failure is this experiment's, never the whole batch's
+        logger.debug("%s: unexpected error", exp.name, exc_info=True)
+        row.update(status="failed", error=one_line(f"{exp.input}: unexpected {type(err).__name__}: {err}"))
+    return row
+
+
+def _experiment_dir(exp: Experiment, out_root: str | Path) -> Path:
+    """``out_root/<name>``, checked to be a real folder inside ``out_root`` (not a link leading elsewhere)."""
+    from .io import check_out_dir
+
+    root = Path(out_root).resolve()
+    if problem := _name_problem(exp.name):
+        raise ConfigError(f"experiment name {exp.name!r} {problem}; a name must be a plain folder name")
+    out = Path(out_root) / exp.name
+    if out.is_symlink() or (out.exists() and out.resolve().parent != root):
+        raise ConfigError(f"{out}: experiment folder is a link leading outside {out_root}; refused")
+    check_out_dir(out, exp.input)
+    return out
+
+
+def _run_one(exp: Experiment, out_root: str, config: Config, row: dict[str, Any], *,
+             chunk_scans: int | None, resume: bool) -> dict[str, Any]:
     from .pipeline import RunInputs, run_analysis
 
     cfg = _experiment_config(exp, config)
-    out = Path(out_root) / exp.name
-    row: dict[str, Any] = {"name": exp.name, "input": exp.input, "status": "ok", "error": ""}
+    out = _experiment_dir(exp, out_root)
     clean_partials(out)
     inputs = RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength)
-    try:
-        if chunk_scans:
-            from .stream import analyse_chunked
+    if chunk_scans:
+        from .stream import analyse_chunked
 
-            results, _ = analyse_chunked(inputs, out, config=cfg, chunk_scans=chunk_scans, resume=resume)
-        else:
-            results, _ = run_analysis(inputs, out, config=cfg)
-    except PhasetraceError as err:
-        row.update(status="failed", error=str(err))
-        return row
+        results, _ = analyse_chunked(inputs, out, config=cfg, chunk_scans=chunk_scans, resume=resume)
+    else:
+        results, _ = run_analysis(inputs, out, config=cfg)
     row.update(_summarise(results))
     write_json_atomic(out / DONE_MARKER, {"fingerprint": _fingerprint(exp, cfg), "row": row})
     return row
 
 
-def clean_partials(folder: str | Path) -> list[Path]:
-    """Remove temporary files (``.NAME.*.part``) a killed run left in ``folder`` and below.
+#: temporaries of :func:`phasetrace.output.atomic_path` for the files a run writes:
+#: ``.<name>.<ext>.<random>.part`` with one of phasetrace's output extensions.
+_PARTIAL = re.compile(r"^\.[^/]+\.(?:json|csv|md|tex|nc|html|png|pdf|svg|npz|toml)\.[A-Za-z0-9_]{1,16}\.part$")
+#: the folders a run writes into, relative to its output folder (nothing else is searched).
+_RUN_SUBFOLDERS = ("", "figures", ".phasetrace-chunks")
 
-    They are written by :func:`phasetrace.output.atomic_path` and renamed on success,
-    so any found before a run starts belong to an interrupted run.  Returns the
-    files removed.
+
+def clean_partials(folder: str | Path) -> list[Path]:
+    """Remove the temporary files a killed run of phasetrace left in its output ``folder``.
+
+    Only files phasetrace itself creates are touched: regular files (never links)
+    named like the temporaries of :func:`phasetrace.output.atomic_path` for its own
+    outputs (``.lattice.csv.k2j9x_a1.part``), owned by this user, directly in
+    ``folder``, ``folder/figures`` or ``folder/.phasetrace-chunks``.  Nothing
+    below or outside these folders is visited, and another program's ``.part``
+    file (``.notes.part``) is left alone.  Returns the files removed.
     """
     folder = Path(folder)
-    if not folder.is_dir():
+    if folder.is_symlink() or not folder.is_dir():
         return []
     removed = []
-    for path in folder.rglob(".*.part"):
-        if path.is_file():
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for sub in _RUN_SUBFOLDERS:
+        here = folder / sub if sub else folder
+        if sub and (here.is_symlink() or not here.is_dir()):
+            continue
+        for path in here.iterdir():
+            if not _PARTIAL.match(path.name):
+                continue
+            st = path.lstat()
+            if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
             path.unlink(missing_ok=True)
             removed.append(path)
     if removed:
@@ -350,7 +450,7 @@ def _write_summary(out: Path, rows: list[dict[str, Any]]) -> None:
     md = ["| " + " | ".join(columns[:-1]) + " |", "|" + "---|" * (len(columns) - 1)]
     for row in rows:
         values = [str(row.get(c, "")) for c in columns]
-        lines.append(",".join('"' + v.replace('"', '""') + '"' if ("," in v or '"' in v) else v
+        lines.append(",".join('"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n\r') else v
                               for v in values))
         md.append("| " + " | ".join(v.replace("|", "\\|") for v in values[:-1]) + " |")
     write_text_atomic(out / "summary.csv", "\n".join(lines) + "\n")

@@ -23,7 +23,14 @@ __all__ = [
     "InterpolationWarning",
     "AlignmentWarning",
     "FitWarning",
+    "one_line",
 ]
+
+import unicodedata
+
+#: bidirectional-override characters (they reorder how the rest of a line is shown).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 class PhasetraceError(Exception):
@@ -83,3 +90,25 @@ class AlignmentWarning(PhasetraceWarning):
 
 class FitWarning(PhasetraceWarning):
     """Some fits failed or were flagged; see the status variables."""
+
+
+def one_line(text: object) -> str:
+    """``text`` with every control, line-separator or bidi character escaped (``\\n``, ``\\x1b``).
+
+    Error and log lines name user files, and a file name may hold a newline or an
+    escape sequence; escaping keeps every message on one terminal line and stops
+    a name from rewriting what the terminal shows.
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -65,7 +65,7 @@ def build_config(args: argparse.Namespace) -> Config:
     from dataclasses import replace
 
     phases = config.phases
-    if getattr(args, "phases", None):
+    if getattr(args, "phases", None) is not None:  # --phases "" is an error, not "auto"
         value = args.phases.strip()
         names = "auto" if value.lower() == "auto" else tuple(
             n.strip() for n in value.split(",") if n.strip())
@@ -117,7 +117,12 @@ def run(args: argparse.Namespace) -> int:
     """Run ``analyse``; return the exit status."""
     from ..pipeline import RunInputs, run_analysis
 
+    from ..io import check_out_dir, wavelength_option
+
     config = build_config(args)
+    if args.wavelength is not None:
+        wavelength_option(args.wavelength)  # -1, 0, nan, inf, "" refused before anything is read
+    check_out_dir(args.out, args.input)
     inputs = RunInputs(input=args.input, echem=args.echem or "", scan_log=args.scan_log or "",
                        wavelength=args.wavelength or "",
                        echem_outside=args.echem_outside)

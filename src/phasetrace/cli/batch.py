@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .analyse import add_common_options, build_config, set_jobs
 
 
@@ -54,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in rows if r.get("status") != "ok"]
     for r in rows:
         state = r.get("status", "?") + (" (resumed)" if r.get("resumed") else "")
-        sys.stdout.write(f"{r['name']}: {state}: {r.get('sequence') or r.get('error', '')}\n")
+        sys.stdout.write(one_line(f"{r['name']}: {state}: {r.get('sequence') or r.get('error', '')}") + "\n")
     sys.stdout.write(f"summary: {args.out}/summary.csv\n")
     return 1 if failed else 0

@@ -12,11 +12,13 @@ import math
 import sys
 import warnings
 from datetime import datetime
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from ..errors import PhasetraceError
+
+if TYPE_CHECKING:  # numpy/xarray are imported when the command runs (Ctrl-C is caught from the start)
+    import numpy as np
+    import xarray as xr
 
 __all__ = ["add_parser", "run", "summarize_stack"]
 
@@ -38,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _step_text(tt: np.ndarray) -> str:
+    import numpy as np
+
     d = np.diff(tt)
     if d.size == 0:
         return ""
@@ -59,6 +63,8 @@ def _wavelength_text(ds: xr.Dataset) -> str:
 
 
 def _time_text(ds: xr.Dataset) -> str:
+    import numpy as np
+
     if "datetime_start" in ds.coords:
         texts = [t for t in ds["datetime_start"].values.astype(str) if t.strip()]
         if texts:
@@ -76,6 +82,8 @@ def _time_text(ds: xr.Dataset) -> str:
 
 
 def _temperature_text(ds: xr.Dataset) -> str:
+    import numpy as np
+
     if "temperature_K" not in ds.coords or not np.any(np.isfinite(ds["temperature_K"].values)):
         return "not in the headers"
     t = ds["temperature_K"].values
@@ -96,6 +104,8 @@ def summarize_stack(ds: xr.Dataset) -> list[str]:
     list of str
         One ``label: value`` line each.
     """
+    import numpy as np
+
     tt = ds["two_theta"].values
     files = list(dict.fromkeys(ds["file"].values.astype(str))) if "file" in ds.coords else []
     y = ds["intensity"].values
@@ -115,6 +125,8 @@ def summarize_stack(ds: xr.Dataset) -> list[str]:
 
 
 def _echem_lines(ds: xr.Dataset, echem: str | None, scan_log: str | None) -> list[str]:
+    import numpy as np
+
     try:
         from ..echem import align, read_echem
     except ImportError as err:

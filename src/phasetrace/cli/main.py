@@ -1,19 +1,48 @@
 """Command-line entry point: argparse, logging set-up and exit codes.
 
-Exit codes: 0 success; 1 a :class:`~phasetrace.errors.PhasetraceError` (one line on
-stderr, traceback only with ``--debug``); 2 usage error (argparse).
+Exit codes: 0 success; 1 bad input or a failed run (one line on stderr,
+``phasetrace: error: <file>: <problem>``; the traceback only with ``--debug``);
+2 usage error (argparse); 130 interrupted (Ctrl-C), with the one line
+``phasetrace: interrupted``.
+
+Ctrl-C is caught from the very first moment: this module imports only the
+standard library, the subcommand modules import their heavy dependencies
+(numpy, xarray, numba...) inside their ``run`` functions, and building the
+parser happens inside the same ``try`` as the run itself.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import PhasetraceError
+INTERRUPTED = "phasetrace: interrupted\n"
+
+
+def _exit_interrupted(*_: object) -> None:  # pragma: no cover - runs in a signal handler
+    """Second Ctrl-C while shutting down: leave at once, still with one line."""
+    os._exit(130)
+
+
+def _excepthook(etype, value, tb):  # pragma: no cover - only an interrupt before main() gets here
+    if issubclass(etype, KeyboardInterrupt):
+        sys.stderr.write(INTERRUPTED)
+        sys.stderr.flush()
+        os._exit(130)
+    sys.__excepthook__(etype, value, tb)
+
+
+# installed at import, before anything heavy is imported (``python -m phasetrace`` imports this first)
+sys.excepthook = _excepthook
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import PhasetraceError, one_line  # noqa: E402
 
 #: subcommand name -> module under phasetrace.cli providing add_parser() and run()
 SUBCOMMANDS = {
@@ -46,10 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Log lines with control characters of file names escaped (tracebacks kept as they are)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging API
+        return one_line(super().formatMessage(record))
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("phasetrace: %(message)s"))
+    handler.setFormatter(_OneLineFormatter("phasetrace: %(message)s"))
     root = logging.getLogger("phasetrace")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -58,30 +94,63 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     warn_logger.handlers[:] = [handler]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the phasetrace command line; return the exit status."""
+def _context(args: argparse.Namespace | None) -> str:
+    """The input the command was working on, for the last-resort error line."""
+    if args is None:
+        return "phasetrace"
+    for key in ("input", "manifest", "results"):
+        value = getattr(args, key, None)
+        if value:
+            return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return str(getattr(args, "command", "phasetrace"))
+
+
+def _error(text: str) -> int:
+    sys.stderr.write(f"phasetrace: error: {one_line(text)}\n")
+    return 1
+
+
+def _run(argv: Sequence[str] | None, state: dict) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    state["args"] = args
     if args.command is None:
         parser.print_help()
         return 2
     _setup_logging(args.verbose, args.quiet)
+    return int(args.func(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the phasetrace command line; return the exit status."""
+    state: dict = {}
+    raw = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in raw[: raw.index("--")] if "--" in raw else "--debug" in raw
     try:
-        return int(args.func(args) or 0)
-    except PhasetraceError as err:
-        if args.debug:
-            raise
-        sys.stderr.write(f"phasetrace: error: {err}\n")
-        return 1
+        return _run(argv, state)
     except KeyboardInterrupt:
-        sys.stderr.write("phasetrace: interrupted\n")
+        signal.signal(signal.SIGINT, _exit_interrupted)
+        sys.stderr.write(INTERRUPTED)
         return 130
-    except OSError as err:
-        if args.debug:
+    except PhasetraceError as err:
+        if debug:
             raise
-        where = f" {err.filename}" if getattr(err, "filename", None) else ""
-        sys.stderr.write(f"phasetrace: error:{where}: {err.strerror or err}\n")
-        return 1
+        return _error(str(err))
+    except MemoryError as err:
+        if debug:
+            raise
+        return _error(f"{_context(state.get('args'))}: out of memory ({err or 'allocation failed'}); "
+                      "the input is larger than this machine can analyse at once")
+    except OSError as err:
+        if debug:
+            raise
+        where = f" {err.filename}" if getattr(err, "filename", None) else f" {_context(state.get('args'))}"
+        return _error(f"{where.strip()}: {err.strerror or err}")
+    except Exception as err:  # last resort: never a traceback for bad input without --debug
+        if debug:
+            raise
+        return _error(f"{_context(state.get('args'))}: unexpected {type(err).__name__}: {err} "
+                      "(run with --debug for the traceback)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from . import brml, bruker_raw, chi, gsas, hdf5, plt, rasx, text, xrdml  # noqa: F401  (register readers)
 from ._registry import ReaderInfo, available_formats, register, supported_extensions
+from ._paths import check_out_dir, wavelength_option
 from .stack import find_pattern_files, natural_key, read_pattern, read_stack
 
 __all__ = [
     "read_pattern", "read_stack", "find_pattern_files", "natural_key",
     "available_formats", "register", "supported_extensions", "ReaderInfo",
+    "check_out_dir", "wavelength_option",
 ]

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ import xarray as xr
 
 from ..errors import ReaderError, SchemaError
 from ..schema import SCAN_COORDS, WAVELENGTHS_A, make_stack, resolve_wavelength
+from ._archive import open_zip, parse_xml, read_zip_member  # noqa: F401 - re-exported for the readers
+from ._limits import MAX_TEXT_BYTES, human_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,6 @@ DATETIME_COORDS = ("datetime_start", "datetime_end")
 #: scan coordinates every reader fills (NaN / "" when the file does not say); the
 #: electrochemistry coordinates (voltage_V, cycle, ...) are added by phasetrace.echem.align.
 READER_COORDS = ("file", "time_s", "time_start_s", "time_end_s", "temperature_K") + DATETIME_COORDS
-
-#: largest member of a zip container we are willing to decompress, bytes.
-MAX_ZIP_MEMBER_BYTES = 512 * 1024 * 1024
 
 Wavelength = tuple[float, float, float]
 
@@ -69,52 +68,18 @@ def check_file(path: str | Path) -> Path:
     return p
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a whole file read-only, turning OS errors into :class:`ReaderError`."""
+def read_bytes(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> bytes:
+    """Read a whole file read-only (at most ``max_bytes``), turning OS errors into :class:`ReaderError`."""
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(max_bytes + 1) if size <= max_bytes else b""
     except OSError as err:
         raise ReaderError(f"{path}: cannot read file ({err.strerror or err})") from err
-
-
-def open_zip(path: Path, *, kind: str) -> zipfile.ZipFile:
-    """Open ``path`` as a zip archive or raise :class:`ReaderError` saying it is not a ``kind`` file."""
-    try:
-        return zipfile.ZipFile(path, "r")
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise ReaderError(
-            f"{path}: not a valid {kind} file (expected a zip archive; it is truncated or of "
-            f"another kind: {err})") from err
-
-
-def read_zip_member(zf: zipfile.ZipFile, name: str, *, path: Path) -> bytes:
-    """Read one member of a zip archive with a size limit; errors become :class:`ReaderError`."""
-    try:
-        info = zf.getinfo(name)
-        if info.file_size > MAX_ZIP_MEMBER_BYTES:
-            raise ReaderError(
-                f"{path}: archive member {name} is {info.file_size} bytes uncompressed; "
-                f"refusing more than {MAX_ZIP_MEMBER_BYTES}")
-        return zf.read(name)
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError,
-            NotImplementedError) as err:
-        raise ReaderError(f"{path}: cannot read archive member {name} (truncated or corrupt: {err})") from err
-
-
-def parse_xml(data: bytes, *, path: Path, member: str = "") -> ET.Element:
-    """Parse XML bytes without resolving entities; raise :class:`ReaderError` on failure.
-
-    Documents declaring a DTD or entities are refused (no entity expansion).
-    """
-    where = f"{path}{':' + member if member else ''}"
-    head = data[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in data:
-        raise ReaderError(f"{where}: XML with a DOCTYPE/ENTITY declaration is refused")
-    try:
-        return ET.fromstring(data)
-    except ET.ParseError as err:
-        raise ReaderError(f"{where}: not well-formed XML (truncated or corrupt: {err})") from err
+    if size > max_bytes or len(data) > max_bytes:
+        raise ReaderError(f"{path}: file of {human_bytes(max(size, len(data)))}; refusing more than "
+                          f"{human_bytes(max_bytes)} for this format (not a single pattern file?)")
+    return data
 
 
 def local(tag: str) -> str:
@@ -166,7 +131,9 @@ def ratio_from_average(l1: float, l2: float, average: float) -> float:
     return round(float(r), 2) if 0.0 < r < 1.5 else math.nan
 
 
-_NUM = r"(?P<v>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+# a number with a decimal point or a decimal comma (``1,540593``); ``tail`` catches a second
+# separator right after it (``1,540,593``), which makes a decimal-comma reading ambiguous.
+_NUM = r"(?P<v>[-+]?(?:\d+(?:[.,]\d+|\.)?|\.\d+)(?:[eE][-+]?\d+)?)(?P<tail>[.,]\d)?"
 _WL_RE = re.compile(
     r"(?:wave\s*length|lambda|λ)\s*(?:_?(?:\(?\s*(?P<u1>Å|A|angstroms?|nm|pm|m)\s*\)?))?"
     r"\s*(?:=|:|\s)\s*" + _NUM + r"\s*(?P<u2>Å|A\b|angstroms?|nm|pm|m\b)?",
@@ -193,25 +160,52 @@ def _wavelength_unit_factor(unit: str | None, value: float) -> float:
     return 1.0
 
 
-def header_wavelength(lines: Sequence[str]) -> Wavelength | None:
+def _header_lines(lines: Sequence[str]) -> Iterator[str]:
+    """Header lines with runs of white space collapsed to one space.
+
+    The header regular expressions have adjacent optional white space
+    (``\\s*(?:=|:|\\s)\\s*``); on a run of thousands of spaces that backtracks in
+    polynomial time.  After collapsing, each match attempt is bounded, so a
+    header is parsed in time linear in its length.
+    """
+    for line in lines:
+        yield " ".join(line.split())
+
+
+def _number(m: re.Match, line: str, source: str) -> float:
+    """The number matched as ``v``; a decimal comma is read as a point, an ambiguous one refused."""
+    text, tail = m.group("v"), m.group("tail")
+    if tail and ("," in text or tail[0] == "."):
+        raise ReaderError(f"{source}: ambiguous number in header line {line.strip()[:80]!r} "
+                          "(decimal comma or thousands separator?); write it as e.g. 1.540593")
+    return float(text.replace(",", "."))
+
+
+def header_wavelength(lines: Sequence[str], *, source: str = "header") -> Wavelength | None:
     """Find a wavelength in header lines; return ``(λ1 Å, λ2 Å or NaN, ratio)`` or None.
 
     Recognised: ``wavelength_A = 1.5406``, ``Calibrated wavelength = 0.413263``,
     ``Wavelength: 1.0332e-10 m`` (pyFAI), ``lambda = 0.7093``, ``wavelength_nm = ...``,
     optional ``wavelength2_A`` / ``kalpha2_ratio`` lines, and ``Anode: Cu`` (→ Cu Kα doublet).
+    A decimal comma (``wavelength = 1,540593``) is read as a decimal point.
+
+    Raises
+    ------
+    ReaderError
+        A number with two separators (``1,540,593``), naming ``source``.
     """
     l1 = l2 = math.nan
     ratio = math.nan
     anode = None
-    for line in lines:
+    for line in _header_lines(lines):
         if math.isnan(l2) and (m := _WL2_RE.search(line)):
-            l2 = float(m.group("v"))
+            l2 = _number(m, line, source)
             continue
         if math.isnan(ratio) and (m := _RATIO_RE.search(line)):
-            ratio = float(m.group("v"))
+            ratio = _number(m, line, source)
             continue
         if math.isnan(l1) and (m := _WL_RE.search(line)):
-            value = float(m.group("v"))
+            value = _number(m, line, source)
             l1 = value * _wavelength_unit_factor(m.group("u1") or m.group("u2"), value)
             continue
         if anode is None and (m := _ANODE_RE.search(line)):
@@ -225,13 +219,13 @@ def header_wavelength(lines: Sequence[str]) -> Wavelength | None:
     return None
 
 
-def header_temperature_K(lines: Sequence[str]) -> float:
+def header_temperature_K(lines: Sequence[str], *, source: str = "header") -> float:
     """Temperature in K from header lines (``Temp (K) = 6.778``, ``temperature_C: 25``); NaN if none."""
-    for line in lines:
+    for line in _header_lines(lines):
         m = _TEMP_RE.search(line)
         if not m:
             continue
-        value = float(m.group("v"))
+        value = _number(m, line, source)
         unit = (m.group("u1") or m.group("u2") or m.group("u3") or "").upper().replace("°", "")
         if unit == "K":
             return value
@@ -261,7 +255,7 @@ def parse_datetime(text: str) -> str:
 
 def header_datetime(lines: Sequence[str]) -> str:
     """Scan start time (ISO 8601) from header lines such as ``# Scan time = APR 25, 2011 12:35:45``."""
-    for line in lines:
+    for line in _header_lines(lines):
         m = _TIME_RE.search(line)
         if m and (iso := parse_datetime(m.group(1))):
             return iso

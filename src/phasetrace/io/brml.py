@@ -114,6 +114,7 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
                          key=lambda m: tuple(int(g) for g in _RAW_MEMBER.match(m).groups()))
         if not members:
             raise ReaderError(f"{p}: zip archive without Experiment*/RawData*.xml; not a Bruker .brml file")
+        zf.check_declared(members)
         roots = [(m, parse_xml(read_zip_member(zf, m, path=p), path=p, member=m)) for m in members]
     scans, starts, ends, wl = [], [], [], None
     for member, root in roots:

@@ -13,7 +13,7 @@ import xarray as xr
 from ..errors import ReaderError
 from ._common import check_file, read_bytes
 from ._registry import register
-from .text import decode_text, parse_columns, stack_from_columns
+from .text import classify_axis, decode_text, parse_columns, stack_from_columns
 
 __all__ = ["read"]
 
@@ -51,5 +51,5 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
         raise ReaderError(f"{p}: x axis is {x_label!r}; expected 2-Theta (degrees) or Q")
     if "q" not in low.split("(")[0] and "theta" not in low and "2th" not in low:
         raise ReaderError(f"{p}: unrecognised x axis label {x_label!r}; expected 2-Theta or Q")
-    label = "q_nm^-1" if "nm" in low and "q" in low else ("q_A^-1" if low.lstrip().startswith("q") else "2theta")
+    label = x_label if classify_axis(x_label) else "2theta"  # "2-Theta Angle (Radians)" → converted
     return stack_from_columns(p, header, cols, source_format="chi", wavelength_A=wavelength_A, x_label=label)

@@ -138,7 +138,7 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
     for k, (x, _, _) in enumerate(parsed[1:], start=2):
         if x.size != x0.size or not np.allclose(x, x0):
             raise ReaderError(f"{p}: BANK {k} is on a different 2θ grid from BANK 1; split the banks into files")
-    wl = header_wavelength(header)
+    wl = header_wavelength(header, source=str(p))
     n = len(parsed)
     coords = {"temperature_K": [header_temperature_K(header)] * n, "datetime_start": [header_datetime(header)] * n}
     if wl is None:

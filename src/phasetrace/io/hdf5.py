@@ -22,7 +22,6 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import xarray as xr
 from ..errors import ReaderError
 from ..schema import q_to_two_theta
 from ._common import build_stack, check_file
+from ._h5safe import H5_ERRORS, check_pattern_dataset, check_read_size, member, safe_items, scan_times
 from ._registry import register
 
 __all__ = ["read", "open_lazy", "LazyHDF5Stack"]
@@ -73,7 +73,7 @@ def _numeric(d: Any) -> bool:
     return isinstance(d, h5py.Dataset) and d.dtype.kind in "fiu" and d.ndim in (1, 2)
 
 
-def _nxdata_candidate(f: h5py.File) -> tuple[str, str] | None:
+def _nxdata_candidate(p: Path, f: h5py.File) -> tuple[str, str] | None:
     found: list[tuple[str, str]] = []
 
     def visit(name: str, obj: Any) -> None:
@@ -81,8 +81,9 @@ def _nxdata_candidate(f: h5py.File) -> tuple[str, str] | None:
             signal = _text(obj.attrs.get("signal", ""))
             axes = obj.attrs.get("axes", None)
             axes_list = [_text(a) for a in np.atleast_1d(axes)] if axes is not None else []
-            axis = next((a for a in reversed(axes_list) if a and a != "." and a in obj), "")
-            if signal in obj and axis and _numeric(obj[signal]) and _numeric(obj[axis]):
+            names = [a for a in reversed(axes_list) if a and a != "."]
+            axis = next((a for a in names if member(p, obj, a, required=False) is not None), "")
+            if signal and axis and _numeric(member(p, obj, signal)) and _numeric(obj[axis]):
                 found.append((f"{name}/{signal}", f"{name}/{axis}"))
 
     f.visititems(visit)
@@ -137,18 +138,14 @@ def _find_wavelength(f: h5py.File) -> float:
     return math.nan
 
 
-def _per_scan(group: h5py.Group, n: int) -> dict[str, Any]:
+def _per_scan(p: Path, group: h5py.Group, n: int) -> dict[str, Any]:
     coords: dict[str, Any] = {}
-    for name, obj in group.items():
+    for name, obj in safe_items(p, group):
         if not (isinstance(obj, h5py.Dataset) and obj.ndim == 1 and obj.shape[0] == n and n > 0):
             continue
         low = name.lower()
         if low in ("time", "timestamp", "epoch", "start_time", "time_s") and obj.dtype.kind in "fiu":
-            t = obj[()].astype(float)
-            if np.nanmin(t) > 1e8:
-                coords["datetime_start"] = [datetime.fromtimestamp(v, tz=timezone.utc).isoformat() for v in t]
-            else:
-                coords["time_s"] = t
+            coords.update(scan_times(p, obj.name, obj[()].astype(float)))
         elif low in ("temperature", "temp", "temperature_k") and obj.dtype.kind in "fiu":
             t = obj[()].astype(float)
             units = _text(obj.attrs.get("units", "K")).upper().replace("°", "").replace("DEG", "")
@@ -157,7 +154,7 @@ def _per_scan(group: h5py.Group, n: int) -> dict[str, Any]:
 
 
 def _arrays(path: Path, f: h5py.File, sig_name: str, ax_name: str) -> tuple[np.ndarray, ...]:
-    sig, ax = f[sig_name], f[ax_name]
+    sig, ax = member(path, f, sig_name), member(path, f, ax_name)
     x = np.asarray(ax[()], dtype=float)
     y = np.atleast_2d(np.asarray(sig[()], dtype=float))
     if y.shape[-1] != x.size and y.shape[0] == x.size:
@@ -167,8 +164,9 @@ def _arrays(path: Path, f: h5py.File, sig_name: str, ax_name: str) -> tuple[np.n
     parent = sig.parent
     s = None
     for name in _SIGMA_NAMES:
-        if name in parent and isinstance(parent[name], h5py.Dataset) and parent[name].shape == sig.shape:
-            s = np.atleast_2d(np.asarray(parent[name][()], dtype=float))
+        obj = member(path, parent, name, required=False)
+        if isinstance(obj, h5py.Dataset) and obj.shape == sig.shape:
+            s = np.atleast_2d(np.asarray(obj[()], dtype=float))
             s = s.T if s.shape != y.shape else s
             break
     return x, y, s
@@ -177,16 +175,24 @@ def _arrays(path: Path, f: h5py.File, sig_name: str, ax_name: str) -> tuple[np.n
 def _open_patterns(p: Path) -> tuple[h5py.File, str, str]:
     """Open ``p`` read-only and find its pattern dataset: (file, signal name, axis name).
 
+    The dataset's links, storage and declared size are checked (:mod:`._h5safe`).
     The caller closes the file (``with f:``).
     """
     try:
         f = h5py.File(p, "r")
     except (OSError, ValueError) as err:
         raise ReaderError(f"{p}: not a readable HDF5 file ({err})") from err
-    pick = _nxdata_candidate(f) or _heuristic_candidate(f)
-    if pick is None:
+    try:
+        pick = _nxdata_candidate(p, f) or _heuristic_candidate(f)
+        if pick is None:
+            raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
+        check_pattern_dataset(p, member(p, f, pick[0]), member(p, f, pick[1]))
+    except ReaderError:
         f.close()
-        raise ReaderError(f"{p}: no 1-D/2-D pattern dataset with a 2θ or Q axis dataset found")
+        raise
+    except H5_ERRORS as err:
+        f.close()
+        raise ReaderError(f"{p}: cannot read the HDF5 structure ({type(err).__name__}: {err})") from err
     return f, pick[0], pick[1]
 
 
@@ -216,12 +222,20 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
     f, sig_name, ax_name = _open_patterns(p)
     with f:
         logger.debug("%s: patterns from %s on axis %s", p, sig_name, ax_name)
-        x, y, s = _arrays(p, f, sig_name, ax_name)
-        kind = _axis_kind(ax_name, f[ax_name])
-        if not kind:
-            logger.warning("%s: axis %s has no recognised name or units; taken as 2θ in degrees", p, ax_name)
-        file_wl = _find_wavelength(f)
-        coords = _per_scan(f[sig_name].parent, y.shape[0])
+        try:
+            n_scans, n_points = check_pattern_dataset(p, f[sig_name], f[ax_name])
+            check_read_size(p, f"dataset {sig_name}", n_scans, n_points,
+                            hint="; 'phasetrace analyse' reads such stacks in chunks (--chunk-scans)")
+            x, y, s = _arrays(p, f, sig_name, ax_name)
+            kind = _axis_kind(ax_name, f[ax_name])
+            if not kind:
+                logger.warning("%s: axis %s has no recognised name or units; taken as 2θ in degrees", p, ax_name)
+            file_wl = _find_wavelength(f)
+            coords = _per_scan(p, f[sig_name].parent, y.shape[0])
+        except H5_ERRORS as err:
+            if isinstance(err, ReaderError):
+                raise
+            raise ReaderError(f"{p}: cannot read {sig_name} ({type(err).__name__}: {err})") from err
     wl = float(wavelength_A) if wavelength_A else file_wl  # the caller's override wins
     if kind == "tt_rad":
         x = np.rad2deg(x)
@@ -291,11 +305,15 @@ class LazyHDF5Stack:
         if not 0 <= start < stop <= self.n_scans:
             raise ReaderError(f"{self.path}: scans {start}:{stop} requested; the file has {self.n_scans}")
         p = Path(self.path)
+        check_read_size(p, f"scans {start}:{stop} of {self.signal}", stop - start, self.two_theta.size,
+                        hint="; use a smaller --chunk-scans")
         try:
             with h5py.File(p, "r") as f:
                 y = self._slice(f[self.signal], start, stop)
                 s = self._slice(f[self.sigma], start, stop) if self.sigma else None
-        except (OSError, KeyError) as err:
+        except H5_ERRORS as err:
+            if isinstance(err, ReaderError):
+                raise
             raise ReaderError(f"{p}: cannot read scans {start}:{stop} of {self.signal} ({err})") from err
         x = self.two_theta  # a decreasing grid is reversed by build_stack, as in read()
         coords = {k: v[start:stop] for k, v in self.coords.items()}
@@ -334,19 +352,29 @@ def open_lazy(path: str | Path, *, wavelength_A: float | None = None) -> LazyHDF
     p = check_file(path)
     f, sig_name, ax_name = _open_patterns(p)
     with f:
-        sig, ax = f[sig_name], f[ax_name]
-        x = np.asarray(ax[()], dtype=float)
-        shape = sig.shape if sig.ndim == 2 else (1, sig.shape[0])
-        scans_last = shape[-1] != x.size and shape[0] == x.size
-        if (shape[0] if scans_last else shape[-1]) != x.size:
-            raise ReaderError(f"{p}: dataset {sig_name} shape {sig.shape} does not match axis {ax_name} ({x.size})")
-        n = shape[-1] if scans_last else shape[0]
-        parent = sig.parent
-        sigma = next((parent[nm].name for nm in _SIGMA_NAMES if nm in parent
-                      and isinstance(parent[nm], h5py.Dataset) and parent[nm].shape == sig.shape), "")
-        kind = _axis_kind(ax_name, ax)
-        file_wl = _find_wavelength(f)
-        coords = _per_scan(parent, n)
+        try:
+            return _lazy(p, f, sig_name, ax_name, wavelength_A)
+        except H5_ERRORS as err:
+            if isinstance(err, ReaderError):
+                raise
+            raise ReaderError(f"{p}: cannot read {sig_name} ({type(err).__name__}: {err})") from err
+
+
+def _lazy(p: Path, f: h5py.File, sig_name: str, ax_name: str, wavelength_A: float | None) -> LazyHDF5Stack:
+    """The body of :func:`open_lazy` with the file open."""
+    sig, ax = member(p, f, sig_name), member(p, f, ax_name)
+    x = np.asarray(ax[()], dtype=float)
+    shape = sig.shape if sig.ndim == 2 else (1, sig.shape[0])
+    scans_last = shape[-1] != x.size and shape[0] == x.size
+    if (shape[0] if scans_last else shape[-1]) != x.size:
+        raise ReaderError(f"{p}: dataset {sig_name} shape {sig.shape} does not match axis {ax_name} ({x.size})")
+    n = shape[-1] if scans_last else shape[0]
+    parent = sig.parent
+    sigmas = (member(p, parent, nm, required=False) for nm in _SIGMA_NAMES)
+    sigma = next((obj.name for obj in sigmas if isinstance(obj, h5py.Dataset) and obj.shape == sig.shape), "")
+    kind = _axis_kind(ax_name, ax)
+    file_wl = _find_wavelength(f)
+    coords = _per_scan(p, parent, n)
     x = _convert_axis(p, x, kind, ax_name, float(wavelength_A) if wavelength_A else file_wl)
     wavelength = (file_wl, math.nan, 0.0) if math.isfinite(file_wl) else None
     return LazyHDF5Stack(str(p), sig_name, ax_name, sigma, bool(scans_last), int(n), x, wavelength,

@@ -79,6 +79,7 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
                           key=lambda n: tuple(int(g) for g in _PROFILE.match(n).groups()))
         if not profiles:
             raise ReaderError(f"{p}: zip archive without Data*/Profile*.txt; not a Rigaku .rasx file")
+        zf.check_declared(profiles + [n for n in names if n.endswith(".xml") and "Conditions" in n])
         scans, conds = [], []
         for member in profiles:
             text = decode_text(p, read_zip_member(zf, member, path=p))

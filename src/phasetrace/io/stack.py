@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import InterpolationWarning, ReaderError, SchemaError
-from ..schema import make_stack, resolve_wavelength
-from ._common import check_file, check_wavelength
+from ..errors import ConfigError, InterpolationWarning, ReaderError
+from ..schema import make_stack
+from ._common import check_file
+from ._paths import check_link, wavelength_option
 from ._registry import get_reader, reader_for_path, supported_extensions
 
 __all__ = ["read_pattern", "read_stack", "natural_key", "find_pattern_files"]
@@ -101,6 +102,8 @@ def find_pattern_files(source: str | Path | Sequence[str | Path], *, format: str
         hits = [Path(h) for h in glob.glob(text) if Path(h).is_file() and not Path(h).name.startswith(".")]
         if not hits:
             raise ReaderError(f"{text}: glob pattern matched no files")
+        for hit in hits:
+            check_link(hit, hit.parent)
         return sorted(hits, key=lambda q: natural_key(str(q)))
     if not p.exists():
         raise ReaderError(f"{p}: no such file or folder")
@@ -113,6 +116,8 @@ def _folder_files(folder: Path, fmt: str | None) -> list[Path]:
     exts = set(get_reader(fmt).extensions) if fmt else supported_extensions()
     files = [q for q in folder.iterdir() if q.is_file() and not q.name.startswith(".")]
     found = [q for q in files if q.suffix.lower() in exts]
+    for q in found:
+        check_link(q, folder)
     if not found:
         subs = sorted(q.name + "/" for q in folder.iterdir() if q.is_dir() and not q.name.startswith("."))
         hint = f"; subfolders: {', '.join(subs[:5])}" if subs else ""
@@ -146,12 +151,9 @@ def _progress_iter(paths: list[Path], progress: Progress) -> Iterable[tuple[int,
 
 def _resolve_override(wavelength: str | float) -> tuple[float, float, float]:
     try:
-        triple = resolve_wavelength(wavelength)
-    except SchemaError as err:
-        raise ReaderError(f"--wavelength: {err}") from err
-    if not isinstance(wavelength, str) or not wavelength.strip()[:1].isalpha():
-        check_wavelength(triple[0], source="--wavelength")
-    return triple
+        return wavelength_option(wavelength)
+    except ConfigError as err:  # read_stack reports every input problem as a ReaderError
+        raise ReaderError(str(err)) from None
 
 
 def _header_wavelength(parts: list[xr.Dataset], paths: list[Path], require: bool) -> tuple[float, float, float]:

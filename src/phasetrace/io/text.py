@@ -35,7 +35,6 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\v\f\r")
 _COMMENT_PREFIXES = ("#", "!", "'", ";", "%", "/*", "*", "//", "@", '"')
 _COMMENT_LINE = re.compile(r"^[ \t]*(?:#|!|'|;|%|/\*|\*|//|@|\")", re.MULTILINE)
 _NONBLANK_LINE = re.compile(r"^[ \t\r\f\v]*\S", re.MULTILINE)
-_Q_LABEL = re.compile(r"^\s*q(?:\b|_|\(|\[)", re.IGNORECASE)
 
 
 def decode_text(path: Path, data: bytes) -> str:
@@ -190,17 +189,92 @@ def column_labels(header: list[str]) -> list[str]:
     return []
 
 
+#: ``x-axis: Q (A^-1)``, ``x = Q_A^-1``, ``x unit: rad``, ``radial unit = 2th_deg``, ``Unit: q_nm^-1``
+_AXIS_KEY = re.compile(r"^(?:x(?:[-_ ]?axis)?(?:[-_ ]?(?:units?|label|name|quantity))?|radial[-_ ]?units?|"
+                       r"units?|abscissa) ?[:=] ?(?P<val>.+)$", re.IGNORECASE)
+_TT_NAME = re.compile(r"(?:2-?theta|2th|tth|two-?_?theta|angle)")
+_Q_UNIT = re.compile(r"^(?:[(\[]?(?:1/a|a\^?-1|a-1|1/nm|nm\^?-1|nm-1|inverseangstroms?|inversenm)[)\]]?)$")
+
+
+def classify_axis(text: str) -> str:
+    """What an x-axis label or unit names: 'tt', 'tt_rad', 'q_A', 'q_nm', 'd_A', 'd_nm' or '' (unknown).
+
+    Examples
+    --------
+    >>> [classify_axis(t) for t in ("Q (A^-1)", "q_nm^-1", "2theta_rad", "2θ (°)", "intensity")]
+    ['q_A', 'q_nm', 'tt_rad', 'tt', '']
+    """
+    t = (text.lower().replace("å", "a").replace("θ", "theta").replace("⁻¹", "^-1").replace("−", "-")
+         .replace("°", "deg"))
+    t = "".join(t.split())
+    if re.match(r"q(?![a-z0-9])", t):
+        return "q_nm" if "nm" in t else "q_A"
+    if re.match(r"(?:d(?![a-z0-9])|d-?_?spacing)", t):
+        return "d_nm" if "nm" in t else "d_A"
+    if _TT_NAME.match(t):
+        return "tt_rad" if "rad" in t else "tt"
+    if re.match(r"^[(\[]?rad(?:ians?)?[)\]]?$", t):
+        return "tt_rad"
+    if re.match(r"^[(\[]?deg(?:rees?)?[)\]]?$", t):
+        return "tt"
+    if _Q_UNIT.match(t):
+        return "q_nm" if "nm" in t else "q_A"
+    return ""
+
+
+def header_axis(header: list[str]) -> tuple[str, str]:
+    """``(kind, label)`` of the x column from the header (:func:`classify_axis`); ``('', '')`` if it says nothing.
+
+    An explicit ``x-axis: ...`` / ``x = ...`` / ``unit: ...`` line wins over a
+    column-label line (``# Q (nm^-1)  I  sigma``).
+    """
+    for line in header:
+        s = " ".join(line.strip().lstrip("#!'%;*/@ ").split())
+        m = _AXIS_KEY.match(s)
+        if m and (kind := classify_axis(m.group("val"))):
+            return kind, m.group("val").strip()
+    labels = column_labels(header)
+    if labels:
+        label = labels[0] + (labels[1] if len(labels) > 1 and labels[1][:1] in "([" else "")
+        return classify_axis(label), label
+    return "", ""
+
+
 def x_to_two_theta(path: Path, x: np.ndarray, label: str, wavelength_A: float) -> np.ndarray:
-    """Convert an x column labelled Q (Å⁻¹ or nm⁻¹) to 2θ; pass 2θ through."""
-    if not _Q_LABEL.match(label):
+    """Convert an x column labelled Q (Å⁻¹/nm⁻¹), d (Å/nm) or 2θ in radians to 2θ in degrees.
+
+    Raises
+    ------
+    ReaderError
+        Q or d without a wavelength, values unreachable at that wavelength, or
+        "radians" with values beyond 2π.
+    """
+    kind = classify_axis(label)
+    if kind == "tt_rad":
+        top = float(np.max(np.abs(x))) if x.size else 0.0
+        if top > 2 * math.pi + 1e-9:
+            raise ReaderError(f"{path}: the header says the x column is 2θ in radians ({label!r}) but it "
+                              f"reaches {top:g}; fix the header or the column")
+        logger.info("%s: x column is 2θ in radians (%r); converted to degrees", path, label)
+        return np.rad2deg(x)
+    if kind[:1] not in ("q", "d"):
         return x
+    what = "Q" if kind[0] == "q" else "d-spacing"
     if not math.isfinite(wavelength_A):
         raise ReaderError(
-            f"{path}: x column is Q ({label!r}) and no wavelength is known; pass --wavelength to convert it to 2θ")
-    q = x / 10.0 if "nm" in label.lower() else x
-    tt = q_to_two_theta(q, wavelength_A)
+            f"{path}: x column is {what} ({label!r}) and no wavelength is known; pass --wavelength to "
+            "convert it to 2θ")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind[0] == "q":
+            q = x / 10.0 if kind == "q_nm" else x
+            tt = q_to_two_theta(q, wavelength_A)
+        else:
+            d = x * 10.0 if kind == "d_nm" else x
+            tt = np.degrees(2.0 * np.arcsin(wavelength_A / (2.0 * d)))
     if not np.all(np.isfinite(tt)):
-        raise ReaderError(f"{path}: Q up to {q.max():g} Å⁻¹ is unreachable at λ = {wavelength_A:g} Å")
+        unit = "Å⁻¹" if kind[0] == "q" else "Å"
+        raise ReaderError(f"{path}: {what} values (in {unit}) are unreachable at λ = {wavelength_A:g} Å")
+    logger.info("%s: x column is %s (%r); converted to 2θ with λ = %g Å", path, what, label, wavelength_A)
     return tt
 
 
@@ -237,9 +311,8 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
 def stack_from_columns(path: Path, header: list[str], cols: np.ndarray, *, source_format: str,
                        wavelength_A: float | None = None, x_label: str = "") -> xr.Dataset:
     """Build a one-scan stack from parsed columns and header lines (shared by text-like readers)."""
-    wl = header_wavelength(header)
-    labels = column_labels(header)
-    label = x_label or (labels[0] if labels else "")
+    wl = header_wavelength(header, source=str(path))
+    label = x_label or header_axis(header)[1]
     # a caller's wavelength (the --wavelength override) wins over the header for the Q → 2θ conversion
     header_wl = wl[0] if wl else math.nan
     known = check_wavelength(wavelength_A, source=f"{path}: wavelength") if wavelength_A else header_wl
@@ -247,7 +320,7 @@ def stack_from_columns(path: Path, header: list[str], cols: np.ndarray, *, sourc
     sigma = cols[:, 2] if cols.shape[1] >= 3 else None
     if cols.shape[1] > 3:
         logger.info("%s: %d columns; using the first three as 2θ, I, σ", path, cols.shape[1])
-    coords = {"temperature_K": [header_temperature_K(header)], "datetime_start": [header_datetime(header)]}
+    coords = {"temperature_K": [header_temperature_K(header, source=str(path))], "datetime_start": [header_datetime(header)]}
     radiation = "CuKa" if wl and abs(wl[0] - 1.5406) < 1e-3 and math.isfinite(wl[1]) else ""
     return build_stack(path, x, cols[:, 1], sigma, source_format=source_format, wavelength=wl,
                        radiation=radiation, coords=coords)

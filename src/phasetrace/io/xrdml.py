@@ -20,6 +20,7 @@ import xarray as xr
 from ..errors import ReaderError
 from ._common import (build_stack, check_file, find_local, findall_local, local, parse_datetime, parse_xml,
                       read_bytes)
+from ._limits import MAX_XML_BYTES
 from ._registry import register
 
 __all__ = ["read"]
@@ -118,7 +119,7 @@ def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
         Not XRDML, truncated XML, scans without 2θ positions, or scans on different grids.
     """
     p = check_file(path)
-    root = parse_xml(read_bytes(p), path=p)
+    root = parse_xml(read_bytes(p, max_bytes=MAX_XML_BYTES), path=p)
     if local(root.tag) != "xrdMeasurements":
         raise ReaderError(f"{p}: root element <{local(root.tag)}>; expected an XRDML <xrdMeasurements> document")
     scans, starts, ends, wls = [], [], [], []
