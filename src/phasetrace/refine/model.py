@@ -8,6 +8,7 @@ reflection is a fixed linear form of ``q``.  ``T`` encodes the crystal system an
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from ..phases.reference import B_ISO_A2, ReferencePhase
 from ..schema import WAVELENGTHS_A
 from .params import RefineOptions
 
-__all__ = ["metric_basis", "free_from_q", "q_from_free", "Layout", "build_layout",
+__all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "Layout", "build_layout",
            "resolve_geometry", "chebyshev"]
 
 _BASIS = {
@@ -35,20 +36,32 @@ _TIED = {("orthorhombic", "b=c"): [[1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]],
          ("orthorhombic", "a=b"): [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]}
 
 
+@functools.lru_cache(maxsize=64)
+def _basis(system: str, tie: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = _TIED[(system, tie)] if tie else _BASIS[system]
+    t = np.asarray(rows, float).T
+    return t, np.linalg.pinv(t)
+
+
 def metric_basis(system: str, tie: str = "") -> np.ndarray:
     """``T`` (6, nq) with reciprocal metric ``m = T q`` for a crystal system (and tie)."""
-    rows = _TIED[(system, tie)] if tie else _BASIS[system]
-    return np.asarray(rows, float).T
+    return _basis(system, tie)[0]
 
 
 def q_from_free(system: str, free: np.ndarray, tie: str = "") -> np.ndarray:
-    t = metric_basis(system, tie)
-    return np.linalg.lstsq(t, metric_from_free(system, np.asarray(free, float)), rcond=None)[0]
+    return _basis(system, tie)[1] @ metric_from_free(system, np.asarray(free, float))
 
 
 def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
     """Free cell parameters (Å, degrees) of the metric ``T q``."""
-    m = metric_basis(system, tie) @ np.asarray(q, float)
+    q = np.asarray(q, float)
+    if system == "cubic":
+        return 1.0 / np.sqrt(q)
+    if system == "hexagonal":
+        return np.array([np.sqrt(4.0 / (3.0 * q[0])), 1.0 / np.sqrt(q[1])])
+    m = _basis(system, tie)[0] @ q
+    if system == "orthorhombic":
+        return 1.0 / np.sqrt(m[:3])
     gs = np.array([[m[0], m[3], m[4]], [m[3], m[1], m[5]], [m[4], m[5], m[2]]])
     g = np.linalg.inv(gs)
     a, b, c = np.sqrt(np.diag(g))
@@ -56,6 +69,14 @@ def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
                      math.degrees(math.acos(g[0, 2] / (a * c))),
                      math.degrees(math.acos(g[0, 1] / (a * b)))])
     return free_from_cell(system, cell)
+
+
+def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
+    """Cell volume (Å³) = 1/√det G* of the metric ``T q``."""
+    m = _basis(system, tie)[0] @ np.asarray(q, float)
+    det = (m[0] * (m[1] * m[2] - m[5] * m[5]) - m[3] * (m[3] * m[2] - m[5] * m[4])
+           + m[4] * (m[3] * m[5] - m[1] * m[4]))
+    return float(1.0 / math.sqrt(det)) if det > 0 else math.nan
 
 
 def resolve_geometry(geometry: str, wavelength_A: float) -> str:
