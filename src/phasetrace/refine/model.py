@@ -79,13 +79,22 @@ def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
     return float(1.0 / math.sqrt(det)) if det > 0 else math.nan
 
 
+#: shortest laboratory wavelength measured in reflection by default, Å (Co/Cu Kα are used in
+#: Bragg–Brentano reflection; Mo/Ag Kα and synchrotron beams are chosen to pass through a cell).
+REFLECTION_MIN_WAVELENGTH_A = 1.0
+
+
 def resolve_geometry(geometry: str, wavelength_A: float) -> str:
-    """``"reflection"`` or ``"transmission"``; ``"auto"`` is reflection for a laboratory Kα1
-    wavelength (±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission otherwise."""
+    """``"reflection"`` or ``"transmission"``.
+
+    ``"auto"``: reflection (zero shift + sample displacement) for a laboratory Kα1 line of
+    λ ≥ 1 Å (Cr, Fe, Co, Cu; ±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission
+    (zero shift only) for hard radiation (Mo, Ag Kα, synchrotron), which operando cells are
+    measured through.  Pass ``geometry`` explicitly for a Mo source in reflection."""
     if geometry in ("reflection", "transmission"):
         return geometry
     lab = any(abs(w1 - wavelength_A) <= 0.0015 for w1, _, _ in WAVELENGTHS_A.values())
-    return "reflection" if lab else "transmission"
+    return "reflection" if lab and wavelength_A >= REFLECTION_MIN_WAVELENGTH_A else "transmission"
 
 
 def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
