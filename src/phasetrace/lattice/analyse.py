@@ -32,7 +32,7 @@ from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A
 from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
 from .output import build_result
 from .pairs import parent_pass
-from .symmetry import insignificant_split
+from .symmetry import insignificant_split, pseudo_tetragonal_pair, tie_name
 
 __all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
 
@@ -217,18 +217,35 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
 
 def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
     """Refine again with a pseudo-tetragonal pair tied when its split is not significant
-    (:mod:`.symmetry`); the tied fit is kept when it converges."""
-    if not res.converged:
-        return res
-    ties = [insignificant_split(p, s.free, s.cov_free, ctx["opts"]["collapse_sigma"])
-            if not s.tie else s.tie for p, s in zip(phases, res.phases)]
-    if not any(t and not s.tie for t, s in zip(ties, res.phases)):
-        return res
+    (:mod:`.symmetry`); the tied fit is kept when it converges.  A free fit that did not
+    converge near b = c (a flat valley along b − c) is redone tied, then free from the tied
+    solution, and the significance test chooses."""
+    n_sigma = ctx["opts"]["collapse_sigma"]
+
+    def split_ties(fit):
+        return [insignificant_split(p, s.free, s.cov_free, n_sigma) if not s.tie else s.tie
+                for p, s in zip(phases, fit.phases)]
+
     try:
+        if res.converged:
+            ties = split_ties(res)
+            if not any(t and not s.tie for t, s in zip(ties, res.phases)):
+                return res
+            tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound,
+                           ties=ties)
+            return tied if tied.converged else res
+        pairs = [pseudo_tetragonal_pair(p) for p in phases]
+        if not any(pairs):
+            return res
+        ties = [tie_name(pr) if pr else "" for pr in pairs]
         tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound, ties=ties)
+        if not tied.converged:
+            return res
+        free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
+                       warm=warm_start(tied))
+        return free if free.converged and not any(split_ties(free)) else tied
     except FitError:
         return res
-    return tied if tied.converged else res
 
 
 def _zero_window(refined, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
