@@ -183,7 +183,9 @@ def refine_pattern(
     cheb = chebyshev(x, options.n_background)
     args = _kernel_args(layout, x, base_c, cheb, wavelength_A, wavelength2_A, kalpha2_ratio,
                         options)
-    p = _linear_start(layout, np.clip(layout.p0, layout.lb, layout.ub), args, y, sw, base_c)
+    p = np.clip(layout.p0, layout.lb, layout.ub)
+    if not layout.warm_complete:    # a neighbour's solution is a better start than NNLS
+        p = _linear_start(layout, p, args, y, sw, base_c)
     if geometry == "reflection":
         _hold_degenerate_zero(layout, p, args, sw, options.degenerate_rho2)
     npar = p.size

@@ -101,9 +101,9 @@ def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
     """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n)."""
     u = 2.0 * (x - x[0]) / max(x[-1] - x[0], 1e-12) - 1.0
     out = np.empty((x.size, n))
-    for m in range(n):
-        out[:, m] = np.cos(m * np.arccos(np.clip(u, -1, 1)))
-    return np.ascontiguousarray(out)
+    for m in range(n):      # T_0 = 1, T_1 = u, T_(m+1) = 2u T_m − T_(m−1)
+        out[:, m] = 1.0 if m == 0 else (u if m == 1 else 2 * u * out[:, m - 1] - out[:, m - 2])
+    return out
 
 
 @dataclass
@@ -126,6 +126,7 @@ class Layout:
     hkl: list[np.ndarray]
     modes: list[str]
     ties: list[str]
+    warm_complete: bool = False  # every phase (same reflections) and the background warm
 
 
 def _q_box(phase, lo_hi_free, tie) -> tuple[np.ndarray, np.ndarray]:
@@ -243,14 +244,20 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
                   np.zeros(0))
         c2.append(_po_cos2(phase, free, hkl) if use_po else np.zeros(sel.size))
         if mode == "pawley":
-            idx = [add(f"{lab}.I{tuple(int(v) for v in hk)}", 1.0, 0.0, np.inf, own=j)
-                   for hk in hkl]
+            same = (prev is not None and prev.hkl.shape == hkl.shape
+                    and np.array_equal(prev.hkl, hkl))
+            start_i = prev.intensity if same else np.ones(len(hkl))
+            idx = [add(f"{lab}.I{tuple(int(v) for v in hk)}", float(a0), 0.0, np.inf, own=j)
+                   for hk, a0 in zip(hkl, start_i)]
             ii.append(np.asarray(idx, np.int64).reshape(-1))
         else:
             ii.append(np.full(sel.size, -1, np.int64))
         hkls.append(hkl.astype(int))
         modes.append(mode)
+    complete = all(warm.get(p.label) is not None and warm[p.label].hkl.shape == h.shape
+                   and np.array_equal(warm[p.label].hkl, h) for p, h in zip(phases, hkls))
     return Layout(
+        warm_complete=bool(complete) and "background" in warm,
         names=names, p0=np.array(p0, float), lb=np.array(lb, float), ub=np.array(ub, float),
         flagged=np.array(flag, bool), owner=np.array(owner, np.int64),
         glob=np.array([iz, idisp, ibg], np.int64), phase_idx=phase_idx,
