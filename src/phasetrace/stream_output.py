@@ -32,7 +32,8 @@ __all__ = ["finish", "join_chunks", "lattice_frame", "map_view"]
 
 #: lattice.csv columns after LATTICE_CSV_COLUMNS, as in phasetrace.lattice.lattice_table.
 _EXTRA = ("esd_alpha", "esd_beta", "esd_gamma", "esd_volume_per_fu", "interlayer_d",
-          "esd_interlayer_d", "volume_strain", "score")
+          "esd_interlayer_d", "volume_strain", "score", "volume_fraction", "esd_fraction",
+          "esd_volume_fraction")
 _READER_COORDS = ("file", "time_s", "time_start_s", "time_end_s", "temperature_K",
                   "datetime_start", "datetime_end")
 #: above this many input files provenance keeps one digest of all file digests.
@@ -94,10 +95,18 @@ def lattice_frame(results: xr.Dataset) -> Any:
     data: dict[str, Any] = {"scan": results[SCAN].values[s].astype(int),
                             "phase": results[PHASE].values[j].astype(str)}
     for col in LATTICE_CSV_COLUMNS[2:] + _EXTRA:
-        data[col] = results[col].values[s, j].astype(float)
+        data[col] = (results[col].values[s, j].astype(float) if col in results
+                     else np.full(s.size, np.nan))
+    if "fit_status" in results:   # names of phasetrace.refine.RefineStatus
+        from .refine import STATUS_MEANINGS
+
+        names = np.array(STATUS_MEANINGS.split() + ["absent"])
+        data["fit_status"] = names[results["fit_status"].values[s, j].astype(int)]
     data["is_cell_component"] = results["is_cell_component"].values[j].astype(bool)
-    data["zero_shift"] = results["zero_shift"].values[s].astype(float)
-    for c in ("voltage_V", "time_s", "file"):
+    for c in ("zero_shift", "displacement", "rwp"):
+        if c in results:
+            data[c] = results[c].values[s].astype(float)
+    for c in ("voltage_V", "time_s", "temperature_K", "capacity_mAh_g", "file"):
         if c in results.coords:
             data[c] = results[c].values[s]
     return pd.DataFrame(data)

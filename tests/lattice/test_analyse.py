@@ -136,3 +136,26 @@ def test_foreign_peak_reported_unindexed_and_progress(by_label, library):
     assert calls[-1] == (1, 2)
     assert np.nanmin(np.abs(res.unindexed_peaks.values[0] - 27.5)) < 0.03
     assert res.n_unindexed.values[0] >= 1
+
+
+def test_fit_accounting(result, stack):
+    """Per-scan R_wp/GoF against calc = model + background; a status per (scan, phase);
+    only converged fits carry cells (CONTRACT: rwp, gof, fit_status in results.nc)."""
+    assert result["rwp"].dims == ("scan",) and result["gof"].dims == ("scan",)
+    assert result["fit_status"].dims == ("scan", "phase")
+    obs = stack["intensity"].values
+    calc = result["calc"].values
+    for s in range(obs.shape[0]):
+        assert np.median(calc[s]) == pytest.approx(np.median(obs[s]), rel=0.03)
+        w = 1.0 / stack["intensity_sigma"].values[s] ** 2
+        rwp = 100 * np.sqrt(np.sum(w * (obs[s] - calc[s]) ** 2) / np.sum(w * obs[s] ** 2))
+        assert result["rwp"].values[s] == pytest.approx(rwp, rel=1e-6)
+    assert np.all(result["gof"].values < 1.5)
+    status = result["fit_status"].values
+    present = result["present"].values
+    assert np.all((status >= 0) == present)
+    bad = present & (status != 0)
+    assert np.all(np.isnan(result["a"].values[bad]))
+    table = lattice_table(result)
+    assert set(table["fit_status"]) <= {"converged", "iteration_limit", "at_bound", "singular"}
+    assert "volume_fraction" in table

@@ -180,6 +180,7 @@ def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_i
 @njit(cache=True, nogil=True)
 def _normal_sparse(jac, r, sw, n, npar, a, g, nz):
     """``a = Jwᵀ Jw``, ``g = Jwᵀ r`` (r already weighted) using each row's non-zeros only."""
+    vals = np.empty(npar)
     for i in range(npar):
         g[i] = 0.0
         for j in range(npar):
@@ -189,19 +190,21 @@ def _normal_sparse(jac, r, sw, n, npar, a, g, nz):
         if w == 0.0:
             continue
         m = 0
+        row = jac[k]
         for i in range(npar):
-            if jac[k, i] != 0.0:
+            v = row[i]
+            if v != 0.0:
                 nz[m] = i
+                vals[m] = v * w
                 m += 1
-        rk = r[k] * w
-        w2 = w * w
+        rk = r[k]
         for u in range(m):
             i = nz[u]
-            ji = jac[k, i]
+            ji = vals[u]
             g[i] += ji * rk
-            wi = ji * w2
+            ai = a[i]
             for v in range(u + 1):
-                a[i, nz[v]] += wi * jac[k, nz[v]]
+                ai[nz[v]] += ji * vals[v]
     for i in range(npar):
         for j in range(i + 1, npar):
             a[i, j] = a[j, i]

@@ -32,7 +32,7 @@ from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A
 from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
 from .output import build_result
 from .pairs import parent_pass
-from .symmetry import insignificant_split
+from .symmetry import insignificant_split, pseudo_tetragonal_pair, tie_name
 
 __all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
 
@@ -146,7 +146,7 @@ def _refine_options(ctx, zero0, zero_bound, disp0, disp_bound) -> RefineOptions:
                          max_displacement_deg=disp_bound, max_iter=o["max_nfev"])
 
 
-def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None):
+def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None, warm=None):
     """Whole-pattern refinement of the current scan (``ctx["obs_s"]`` …), warm-started from
     the last refined scan (profile, scales, zero/displacement, background terms)."""
     disp0, disp_bound = ctx.get("disp_window", (0.0, ctx["opts"]["max_displacement_deg"]))
@@ -154,23 +154,41 @@ def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None)
                           wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
                           kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"],
                           options=_refine_options(ctx, zero0, zero_bound, disp0, disp_bound),
-                          free_bounds=free_bounds, ties=ties, warm=ctx.get("warm"))
+                          free_bounds=free_bounds, ties=ties,
+                          warm=warm if warm is not None else ctx.get("warm"))
 
 
 def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> RefineResult:
     """Refine from the previous scan's cells when every phase has one, else from the search
     cells; when both exist, differ and the first fit is clearly worse than the previous
-    scan's, refine from the other too and keep the lower χ² (the whole pattern arbitrates)."""
+    scan's or did not converge, refine from the other too and keep the better (a converged
+    fit first, then the lower χ²: the whole pattern arbitrates)."""
     alt = [previous.get(p.label) for p in phases]
     if any(a is None for a in alt):
         return _pawley(ctx, phases, starts, zero0, zero_bound)
-    res = _pawley(ctx, phases, alt, zero0, zero_bound)
+    res = _continue_tie(ctx, phases, alt, zero0, zero_bound)
     differs = any(np.max(np.abs(a / f - 1.0)) > 1e-3 for a, f in zip(alt, starts))
-    if differs and res.redchi > 1.1 * ctx.get("last_redchi", np.inf) + 0.05:
+    if differs and (not res.converged
+                    or res.redchi > 1.1 * ctx.get("last_redchi", np.inf) + 0.05):
         other = _pawley(ctx, phases, starts, zero0, zero_bound)
-        if other.redchi < res.redchi:
+        if (other.converged, -other.redchi) > (res.converged, -res.redchi):
             res = other
     return res
+
+
+def _continue_tie(ctx, phases, starts, zero0, zero_bound) -> RefineResult:
+    """A phase refined with two axes tied in the previous scan is refined tied first, then
+    free from that solution (a nearly degenerate start converges slowly when other
+    parameters must move too); :func:`_collapse` then decides between the two."""
+    ties = [ctx.get("prev_ties", {}).get(p.label, "") for p in phases]
+    if not any(ties):
+        return _pawley(ctx, phases, starts, zero0, zero_bound)
+    tied = _pawley(ctx, phases, starts, zero0, zero_bound, ties=ties)
+    if not tied.converged:
+        return _pawley(ctx, phases, starts, zero0, zero_bound)
+    free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
+                   warm=warm_start(tied))
+    return free if free.converged else tied
 
 
 def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
@@ -199,18 +217,35 @@ def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
 
 def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
     """Refine again with a pseudo-tetragonal pair tied when its split is not significant
-    (:mod:`.symmetry`); the tied fit is kept when it converges."""
-    if not res.converged:
-        return res
-    ties = [insignificant_split(p, s.free, s.cov_free, ctx["opts"]["collapse_sigma"])
-            if not s.tie else s.tie for p, s in zip(phases, res.phases)]
-    if not any(t and not s.tie for t, s in zip(ties, res.phases)):
-        return res
+    (:mod:`.symmetry`); the tied fit is kept when it converges.  A free fit that did not
+    converge near b = c (a flat valley along b − c) is redone tied, then free from the tied
+    solution, and the significance test chooses."""
+    n_sigma = ctx["opts"]["collapse_sigma"]
+
+    def split_ties(fit):
+        return [insignificant_split(p, s.free, s.cov_free, n_sigma) if not s.tie else s.tie
+                for p, s in zip(phases, fit.phases)]
+
     try:
+        if res.converged:
+            ties = split_ties(res)
+            if not any(t and not s.tie for t, s in zip(ties, res.phases)):
+                return res
+            tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound,
+                           ties=ties)
+            return tied if tied.converged else res
+        pairs = [pseudo_tetragonal_pair(p) for p in phases]
+        if not any(pairs):
+            return res
+        ties = [tie_name(pr) if pr else "" for pr in pairs]
         tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound, ties=ties)
+        if not tied.converged:
+            return res
+        free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
+                       warm=warm_start(tied))
+        return free if free.converged and not any(split_ties(free)) else tied
     except FitError:
         return res
-    return tied if tied.converged else res
 
 
 def _zero_window(refined, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
@@ -249,6 +284,8 @@ def _run_scans(ctx, library, peak_lists, obs, sigma, progress):
         if refined[-1][1] is not None:
             ctx["last_redchi"] = refined[-1][1].redchi
             ctx["warm"] = warm_start(refined[-1][1])
+            ctx["prev_ties"] = {p.label: sol.tie for p, sol in
+                                zip(refined[-1][0], refined[-1][1].phases) if sol.tie}
         _report(progress, s, len(peak_lists))
     return idents, refined
 

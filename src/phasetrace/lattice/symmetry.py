@@ -19,7 +19,7 @@ import numpy as np
 
 from ..phases.reference import ReferencePhase
 
-__all__ = ["pseudo_tetragonal_pair", "report_setting", "insignificant_split"]
+__all__ = ["pseudo_tetragonal_pair", "tie_name", "report_setting", "insignificant_split"]
 
 _NAMES = "abc"
 #: relative length difference of the reference cell's axes below which a pair is equivalent.
@@ -37,6 +37,7 @@ def pseudo_tetragonal_pair(phase: ReferencePhase) -> tuple[int, int] | None:
 
 
 def tie_name(pair: tuple[int, int]) -> str:
+    """``"b=c"`` for the pair (1, 2), etc."""
     return f"{_NAMES[pair[0]]}={_NAMES[pair[1]]}"
 
 

@@ -46,15 +46,26 @@ def _linear_start(layout: Layout, p, args, y, sw, base) -> np.ndarray:
     ibg = int(layout.glob[2])
     cols = np.concatenate([jac[:, lin], jac[:, ibg:ibg + nbg], -jac[:, ibg:ibg + nbg]], axis=1)
     ok = sw > 0
-    d = cols[ok] * sw[ok, None]
-    t = (y[ok] - base[ok]) * sw[ok]
-    norms = np.maximum(np.linalg.norm(d, axis=0), 1e-300)
-    coef, _ = nnls(d / norms, t, maxiter=50 * d.shape[1])
-    coef /= norms
+    coef = _nnls_normal(cols[ok] * sw[ok, None], (y[ok] - base[ok]) * sw[ok])
     for i, c in zip(lin, coef[:len(lin)]):
         p[i] = c
     p[ibg:ibg + nbg] = coef[len(lin):len(lin) + nbg] - coef[len(lin) + nbg:]
     return p
+
+
+def _nnls_normal(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Non-negative least squares through the scaled normal equations (N, K) → (K,): the
+    Cholesky factor turns the tall problem into a K × K one with the same solution."""
+    norms = np.maximum(np.linalg.norm(design, axis=0), 1e-300)
+    d = design / norms
+    gram = d.T @ d
+    gram[np.diag_indices_from(gram)] += 1e-10
+    try:
+        chol = np.linalg.cholesky(gram)
+        coef, _ = nnls(chol.T, np.linalg.solve(chol, d.T @ target), maxiter=50 * d.shape[1])
+    except np.linalg.LinAlgError:
+        coef, _ = nnls(d, target, maxiter=50 * d.shape[1])
+    return coef / norms
 
 
 def _hold_degenerate_zero(layout: Layout, p, args, sw, rho2_max: float) -> float:
@@ -172,7 +183,9 @@ def refine_pattern(
     cheb = chebyshev(x, options.n_background)
     args = _kernel_args(layout, x, base_c, cheb, wavelength_A, wavelength2_A, kalpha2_ratio,
                         options)
-    p = _linear_start(layout, np.clip(layout.p0, layout.lb, layout.ub), args, y, sw, base_c)
+    p = np.clip(layout.p0, layout.lb, layout.ub)
+    if not layout.warm_complete:    # a neighbour's solution is a better start than NNLS
+        p = _linear_start(layout, p, args, y, sw, base_c)
     if geometry == "reflection":
         _hold_degenerate_zero(layout, p, args, sw, options.degenerate_rho2)
     npar = p.size

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..phases.cell import cell_from_free, cell_volume
-from .model import free_from_q
+from .model import volume_from_q
 
 __all__ = ["phase_fractions"]
 
@@ -26,8 +25,7 @@ def _fractions(x, spec):
     """(weight, volume) fractions of the phases in ``spec`` from the parameter subset ``x``."""
     w, v = [], []
     for i_s, sl, system, tie, mass in spec:
-        free_q = x[sl]
-        vol = float(cell_volume(cell_from_free(system, free_from_q(system, free_q, tie))))
+        vol = volume_from_q(system, x[sl], tie)
         w.append(x[i_s] * mass * vol)
         v.append(x[i_s] * vol * vol)
     w, v = np.array(w), np.array(v)

@@ -8,6 +8,7 @@ reflection is a fixed linear form of ``q``.  ``T`` encodes the crystal system an
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from ..phases.reference import B_ISO_A2, ReferencePhase
 from ..schema import WAVELENGTHS_A
 from .params import RefineOptions
 
-__all__ = ["metric_basis", "free_from_q", "q_from_free", "Layout", "build_layout",
+__all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "Layout", "build_layout",
            "resolve_geometry", "chebyshev"]
 
 _BASIS = {
@@ -35,20 +36,32 @@ _TIED = {("orthorhombic", "b=c"): [[1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]],
          ("orthorhombic", "a=b"): [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]}
 
 
+@functools.lru_cache(maxsize=64)
+def _basis(system: str, tie: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = _TIED[(system, tie)] if tie else _BASIS[system]
+    t = np.asarray(rows, float).T
+    return t, np.linalg.pinv(t)
+
+
 def metric_basis(system: str, tie: str = "") -> np.ndarray:
     """``T`` (6, nq) with reciprocal metric ``m = T q`` for a crystal system (and tie)."""
-    rows = _TIED[(system, tie)] if tie else _BASIS[system]
-    return np.asarray(rows, float).T
+    return _basis(system, tie)[0]
 
 
 def q_from_free(system: str, free: np.ndarray, tie: str = "") -> np.ndarray:
-    t = metric_basis(system, tie)
-    return np.linalg.lstsq(t, metric_from_free(system, np.asarray(free, float)), rcond=None)[0]
+    return _basis(system, tie)[1] @ metric_from_free(system, np.asarray(free, float))
 
 
 def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
     """Free cell parameters (Å, degrees) of the metric ``T q``."""
-    m = metric_basis(system, tie) @ np.asarray(q, float)
+    q = np.asarray(q, float)
+    if system == "cubic":
+        return 1.0 / np.sqrt(q)
+    if system == "hexagonal":
+        return np.array([np.sqrt(4.0 / (3.0 * q[0])), 1.0 / np.sqrt(q[1])])
+    m = _basis(system, tie)[0] @ q
+    if system == "orthorhombic":
+        return 1.0 / np.sqrt(m[:3])
     gs = np.array([[m[0], m[3], m[4]], [m[3], m[1], m[5]], [m[4], m[5], m[2]]])
     g = np.linalg.inv(gs)
     a, b, c = np.sqrt(np.diag(g))
@@ -58,22 +71,39 @@ def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
     return free_from_cell(system, cell)
 
 
+def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
+    """Cell volume (Å³) = 1/√det G* of the metric ``T q``."""
+    m = _basis(system, tie)[0] @ np.asarray(q, float)
+    det = (m[0] * (m[1] * m[2] - m[5] * m[5]) - m[3] * (m[3] * m[2] - m[5] * m[4])
+           + m[4] * (m[3] * m[5] - m[1] * m[4]))
+    return float(1.0 / math.sqrt(det)) if det > 0 else math.nan
+
+
+#: shortest laboratory wavelength measured in reflection by default, Å (Co/Cu Kα are used in
+#: Bragg–Brentano reflection; Mo/Ag Kα and synchrotron beams are chosen to pass through a cell).
+REFLECTION_MIN_WAVELENGTH_A = 1.0
+
+
 def resolve_geometry(geometry: str, wavelength_A: float) -> str:
-    """``"reflection"`` or ``"transmission"``; ``"auto"`` is reflection for a laboratory Kα1
-    wavelength (±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission otherwise."""
+    """``"reflection"`` or ``"transmission"``.
+
+    ``"auto"``: reflection (zero shift + sample displacement) for a laboratory Kα1 line of
+    λ ≥ 1 Å (Cr, Fe, Co, Cu; ±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission
+    (zero shift only) for hard radiation (Mo, Ag Kα, synchrotron), which operando cells are
+    measured through.  Pass ``geometry`` explicitly for a Mo source in reflection."""
     if geometry in ("reflection", "transmission"):
         return geometry
     lab = any(abs(w1 - wavelength_A) <= 0.0015 for w1, _, _ in WAVELENGTHS_A.values())
-    return "reflection" if lab else "transmission"
+    return "reflection" if lab and wavelength_A >= REFLECTION_MIN_WAVELENGTH_A else "transmission"
 
 
 def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
     """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n)."""
     u = 2.0 * (x - x[0]) / max(x[-1] - x[0], 1e-12) - 1.0
     out = np.empty((x.size, n))
-    for m in range(n):
-        out[:, m] = np.cos(m * np.arccos(np.clip(u, -1, 1)))
-    return np.ascontiguousarray(out)
+    for m in range(n):      # T_0 = 1, T_1 = u, T_(m+1) = 2u T_m − T_(m−1)
+        out[:, m] = 1.0 if m == 0 else (u if m == 1 else 2 * u * out[:, m - 1] - out[:, m - 2])
+    return out
 
 
 @dataclass
@@ -96,6 +126,7 @@ class Layout:
     hkl: list[np.ndarray]
     modes: list[str]
     ties: list[str]
+    warm_complete: bool = False  # every phase (same reflections) and the background warm
 
 
 def _q_box(phase, lo_hi_free, tie) -> tuple[np.ndarray, np.ndarray]:
@@ -213,14 +244,20 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
                   np.zeros(0))
         c2.append(_po_cos2(phase, free, hkl) if use_po else np.zeros(sel.size))
         if mode == "pawley":
-            idx = [add(f"{lab}.I{tuple(int(v) for v in hk)}", 1.0, 0.0, np.inf, own=j)
-                   for hk in hkl]
+            same = (prev is not None and prev.hkl.shape == hkl.shape
+                    and np.array_equal(prev.hkl, hkl))
+            start_i = prev.intensity if same else np.ones(len(hkl))
+            idx = [add(f"{lab}.I{tuple(int(v) for v in hk)}", float(a0), 0.0, np.inf, own=j)
+                   for hk, a0 in zip(hkl, start_i)]
             ii.append(np.asarray(idx, np.int64).reshape(-1))
         else:
             ii.append(np.full(sel.size, -1, np.int64))
         hkls.append(hkl.astype(int))
         modes.append(mode)
+    complete = all(warm.get(p.label) is not None and warm[p.label].hkl.shape == h.shape
+                   and np.array_equal(warm[p.label].hkl, h) for p, h in zip(phases, hkls))
     return Layout(
+        warm_complete=bool(complete) and "background" in warm,
         names=names, p0=np.array(p0, float), lb=np.array(lb, float), ub=np.array(ub, float),
         flagged=np.array(flag, bool), owner=np.array(owner, np.int64),
         glob=np.array([iz, idisp, ibg], np.int64), phase_idx=phase_idx,

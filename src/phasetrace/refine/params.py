@@ -77,9 +77,9 @@ class RefineOptions:
     geometry : str
         ``"reflection"`` (zero shift and sample displacement D cos θ), ``"transmission"``
         (zero shift only: capillary/transmission has no first-order displacement term) or
-        ``"auto"``: reflection when the wavelength is a characteristic laboratory Kα1 line
-        (Cu, Mo, Ag... in :data:`phasetrace.schema.WAVELENGTHS_A`, ±0.0015 Å), else
-        transmission (synchrotron).
+        ``"auto"``: reflection for a laboratory Kα1 line of λ ≥ 1 Å (Cr, Fe, Co, Cu in
+        :data:`phasetrace.schema.WAVELENGTHS_A`, ±0.0015 Å), transmission for hard
+        radiation (Mo, Ag Kα, synchrotron) that operando cells are measured through.
     preferred_orientation : bool
         Refine a March–Dollase r along the layer normal (c*) of layered phases.
     n_background : int
