@@ -3,6 +3,16 @@
 Scans are cut into blocks of ``chunk`` consecutive scans; blocks run in
 parallel (``prange``) and inside a block the scans are fitted in order so that
 each fit is warm-started from the previous scan of the same window.
+
+When windows follow their peaks (``follow``), a block must not start from the
+stack's start positions: a peak that drifted by more than the centre range
+since scan 0 would be lost.  :func:`pilot_many` therefore first walks every
+window through the whole stack in order (parallel over windows), fitting every
+``stride``-th scan and every block's first scan, and saves the warm-start state
+at each block's first scan; :func:`fit_many` starts each block from it.  The
+start centre of a followed peak is the weighted mean of its last few good
+centres (:func:`_predict`); a peak that falls below detection is searched for
+where it was last seen, not at its start position.
 """
 
 from __future__ import annotations
@@ -24,6 +34,11 @@ ST_BELOW_DETECTION = 2
 ST_NOT_CONVERGED = 3
 ST_NO_DATA = 4
 
+#: Warm-start memory of one peak: its last good slots (``NP``), then a ring of
+#: the last ``HIST`` good centres and their weights 1/esd², then the ring count.
+HIST = 4
+STATE = NP + 2 * HIST + 1
+
 
 @njit(cache=True, nogil=True)
 def _select(s, peaks, guess, active, loc):
@@ -35,6 +50,35 @@ def _select(s, peaks, guess, active, loc):
             loc[nact] = k
             nact += 1
     return nact
+
+
+@njit(cache=True, nogil=True)
+def _predict(prev, k):
+    """Start centre of peak ``k``: the 1/esd²-weighted mean of its last ``HIST`` good centres.
+
+    Averaging a few scans keeps a weak peak's window from wandering with the
+    noise of single fits; it lags a drift by at most (HIST − 1)/2 fitted scans.
+    """
+    n = min(int(prev[k, STATE - 1]), HIST)
+    sw = 0.0
+    sc = 0.0
+    for i in range(n):
+        w = prev[k, NP + 2 * i + 1]
+        sw += w
+        sc += w * prev[k, NP + 2 * i]
+    return sc / sw if sw > 0.0 else prev[k, NP]
+
+
+@njit(cache=True, nogil=True)
+def _remember(prev, k, p, base, esd_c):
+    """Store a good fit of peak ``k`` (slots at ``p[base:]``, centre esd) in the memory."""
+    for j in range(NP):
+        prev[k, j] = p[base + j]
+    cnt = int(prev[k, STATE - 1])
+    i = cnt % HIST
+    prev[k, NP + 2 * i] = p[base + P_CENTER]
+    prev[k, NP + 2 * i + 1] = 1.0 / (esd_c * esd_c) if esd_c > 0.0 else 1.0
+    prev[k, STATE - 1] = cnt + 1
 
 
 @njit(cache=True, nogil=True)
@@ -57,7 +101,7 @@ def _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow, prev, 
             p[base + j] = v
             lb[base + j] = lbk[q, j]
             ub[base + j] = ubk[q, j]
-        c0 = prev[k, P_CENTER] if (follow and use_prev) else guess[s, q, P_CENTER]
+        c0 = _predict(prev, k) if (follow and prev[k, STATE - 1] > 0) else guess[s, q, P_CENTER]
         p[base + P_CENTER] = c0
         lb[base + P_CENTER] = c0 - dc[q]
         ub[base + P_CENTER] = c0 + dc[q]
@@ -151,6 +195,8 @@ def _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, 
     Peaks of the window that were not fitted are marked below detection, as
     are fitted peaks whose height is below ``detect`` times the noise σ at
     their centre (× √χ²ᵣ when χ²ᵣ > 1) or whose area is below one esd.
+    A peak without a good fit restarts its shape and area from the guess in
+    the next scan; its centre memory (:func:`_predict`) is kept.
     """
     gh = np.empty(NP)
     out_bg[s, g, 0] = p[0]
@@ -195,20 +241,52 @@ def _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, 
         out_status[s, q] = ST_HIT_BOUND if hit else ST_CONVERGED
         if not hit:
             prev_ok[k] = True
-            for j in range(NP):
-                prev[k, j] = p[base + j]
+            _remember(prev, k, p, base, out_esd[s, q, P_CENTER])
 
 
 @njit(cache=True, nogil=True)
-def _fit_block(s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2,
-               wfac, warm, follow, maxiter, tol, detect,
+def _max_window(gstart):
+    """Largest number of peaks in one window."""
+    maxk = 1
+    for g in range(gstart.shape[0] - 1):
+        maxk = max(maxk, gstart[g + 1] - gstart[g])
+    return maxk
+
+
+@njit(cache=True, nogil=True)
+def _fit_one(s, so, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2, wfac,
+             warm, follow, maxiter, tol, detect, out_p, out_esd, out_h, out_hesd, out_status,
+             out_bg, out_redchi, out_nfev, prev, prev_ok, loc, p, lb, ub, cov, xw, yw, sww,
+             ws, wsm, wv, wb):
+    """Fit window ``g`` of scan ``s`` from the warm-start memory; results go to output row ``so``."""
+    nact = _select(s, peaks, guess, active, loc)
+    npar = 2 + NP * nact
+    lmst, chi2, nfev, dof = LM_NO_DATA, math.nan, 0, 0
+    xmid = math.nan
+    n = 0
+    if nact > 0:
+        _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow,
+                      prev, prev_ok, p, lb, ub)
+        i0, i1 = _window(x, p[:npar], nact, prof, ratio, k2, wfac)
+        n = _gather(x, Y[s], SW[s], i0, i1, xw, yw, sww)
+        if n >= 4:
+            xmid = _init_background(xw, yw, n, p, nact)
+            lmst, chi2, nfev, dof = lm_fit(xw, yw, sww, n, p[:npar], lb[:npar], ub[:npar],
+                                           nact, prof, ratio, k2, xmid, maxiter, tol,
+                                           cov[:npar, :npar], ws, wsm, wv, wb)
+    _store(so, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof,
+           detect, out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi,
+           out_nfev, prev, prev_ok, xw, sww, n)
+
+
+@njit(cache=True, nogil=True)
+def _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2,
+               wfac, warm, follow, maxiter, tol, detect, start_p, start_ok,
                out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
-    """Fit all windows of scans ``s0 .. s1-1`` in order (one worker's share)."""
+    """Fit all windows of scans ``s0 .. s1-1`` in order (one worker's share, block ``b``)."""
     nx = x.shape[0]
     ngroups = gstart.shape[0] - 1
-    maxk = 1
-    for g in range(ngroups):
-        maxk = max(maxk, gstart[g + 1] - gstart[g])
+    maxk = _max_window(gstart)
     npmax = 2 + NP * maxk
     wsm = np.empty((2 * nx + 2 * npmax, npmax))
     ws = np.empty((5, nx))
@@ -219,39 +297,101 @@ def _fit_block(s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, pr
     p = np.empty(npmax)
     lb = np.empty(npmax)
     ub = np.empty(npmax)
-    prev = np.empty((maxk, NP))
+    prev = np.zeros((maxk, STATE))
     prev_ok = np.zeros(maxk, dtype=np.bool_)
     loc = np.empty(maxk, dtype=np.int64)
     wv = np.empty((6, npmax))
     wb = np.empty((2, npmax), dtype=np.bool_)
+    use_start = start_ok.shape[0] > b
     for g in range(ngroups):
         peaks = gpeaks[gstart[g]:gstart[g + 1]]
-        for k in range(maxk):
-            prev_ok[k] = False
+        for k in range(peaks.shape[0]):
+            prev_ok[k] = start_ok[b, peaks[k]] if use_start else False
+            for j in range(STATE):
+                prev[k, j] = start_p[b, peaks[k], j] if use_start else 0.0
         for s in range(s0, s1):
-            nact = _select(s, peaks, guess, active, loc)
-            npar = 2 + NP * nact
-            lmst, chi2, nfev, dof = LM_NO_DATA, math.nan, 0, 0
-            xmid = math.nan
-            n = 0
-            if nact > 0:
-                _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow,
-                              prev, prev_ok, p, lb, ub)
-                i0, i1 = _window(x, p[:npar], nact, prof, ratio, k2, wfac)
-                n = _gather(x, Y[s], SW[s], i0, i1, xw, yw, sww)
-                if n >= 4:
-                    xmid = _init_background(xw, yw, n, p, nact)
-                    lmst, chi2, nfev, dof = lm_fit(xw, yw, sww, n, p[:npar], lb[:npar], ub[:npar],
-                                                   nact, prof, ratio, k2, xmid, maxiter, tol,
-                                                   cov[:npar, :npar], ws, wsm, wv, wb)
-            _store(s, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof,
-                   detect, out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi,
-                   out_nfev, prev, prev_ok, xw, sww, n)
+            _fit_one(s, s, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2, wfac,
+                     warm, follow, maxiter, tol, detect, out_p, out_esd, out_h, out_hesd,
+                     out_status, out_bg, out_redchi, out_nfev, prev, prev_ok, loc, p, lb, ub, cov,
+                     xw, yw, sww, ws, wsm, wv, wb)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pilot_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2, wfac,
+               stride, save_at, warm, maxiter, tol, detect, start_p, start_ok):
+    """Warm-start states at the scans ``save_at`` from one in-order pass per window.
+
+    Each window (in parallel over windows) is followed from scan 0 to the last
+    scan of ``save_at``, fitting every ``stride``-th scan and every scan of
+    ``save_at``; each fit starts from the previous fitted one (centres, shapes
+    and areas), so a peak is followed as long as it moves by less than its
+    centre range ``dc`` per ``stride`` scans.  A peak that falls below detection
+    keeps its centre memory.
+
+    Parameters
+    ----------
+    stride : int
+        Scans between pilot fits (≥ 1).
+    save_at : ndarray of int, shape (n_blocks,)
+        Increasing scan indices (the blocks' first scans).
+    start_p, start_ok : ndarray, shape (n_blocks, n_peaks, STATE) and (n_blocks, n_peaks)
+        Output: the state after fitting scan ``save_at[j]`` (``start_ok`` False:
+        the peak has not been fitted well yet, start from the guess).
+
+    The other parameters are those of :func:`fit_many`.
+    """
+    nx = x.shape[0]
+    ngroups = gstart.shape[0] - 1
+    k_all = guess.shape[1]
+    nsave = save_at.shape[0]
+    for g in prange(ngroups):
+        peaks = gpeaks[gstart[g]:gstart[g + 1]]
+        maxk = peaks.shape[0]
+        npmax = 2 + NP * maxk
+        wsm = np.empty((2 * nx + 2 * npmax, npmax))
+        ws = np.empty((5, nx))
+        cov = np.empty((npmax, npmax))
+        xw = np.empty(nx)
+        yw = np.empty(nx)
+        sww = np.empty(nx)
+        p = np.empty(npmax)
+        lb = np.empty(npmax)
+        ub = np.empty(npmax)
+        prev = np.zeros((maxk, STATE))
+        prev_ok = np.zeros(maxk, dtype=np.bool_)
+        loc = np.empty(maxk, dtype=np.int64)
+        wv = np.empty((6, npmax))
+        wb = np.empty((2, npmax), dtype=np.bool_)
+        # scratch outputs (row 0 only); the real results come from fit_many
+        o_p = np.empty((1, k_all, NP))
+        o_e = np.empty((1, k_all, NP))
+        o_h = np.empty((1, k_all))
+        o_he = np.empty((1, k_all))
+        o_st = np.empty((1, k_all), dtype=np.int64)
+        o_bg = np.empty((1, ngroups, 3))
+        o_rc = np.empty((1, ngroups))
+        o_nf = np.empty((1, ngroups), dtype=np.int64)
+        j = 0
+        last = save_at[nsave - 1] if nsave > 0 else -1
+        for s in range(last + 1):
+            due = j < nsave and save_at[j] == s
+            if s % stride != 0 and not due:
+                continue
+            _fit_one(s, 0, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2,
+                     wfac, warm, True, maxiter, tol, detect, o_p, o_e, o_h, o_he, o_st, o_bg,
+                     o_rc, o_nf, prev, prev_ok, loc, p, lb, ub, cov, xw, yw, sww, ws, wsm, wv, wb)
+            while j < nsave and save_at[j] == s:
+                for k in range(maxk):
+                    q = peaks[k]
+                    start_ok[j, q] = prev_ok[k]
+                    for i in range(STATE):
+                        start_p[j, q, i] = prev[k, i]
+                j += 1
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2, wfac,
-             chunk, warm, follow, maxiter, tol, detect,
+             chunk, warm, follow, maxiter, tol, detect, start_p, start_ok,
              out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
     """Fit every window of every scan.
 
@@ -282,6 +422,9 @@ def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
     maxiter, tol, detect :
         LM iteration cap, χ² tolerance (see :func:`.lm.lm_fit`), and the
         height/σ below which a peak is "below detection".
+    start_p, start_ok : ndarray, shape (n_blocks, n_peaks, STATE) and (n_blocks, n_peaks)
+        Warm-start state of each block's first scan (from :func:`pilot_many`);
+        an empty first axis starts every block from ``guess``.
     out_p, out_esd : ndarray, shape (n_scans, n_peaks, NP)
         Fitted slots and esds (NaN-filled by the caller).
     out_h, out_hesd : ndarray, shape (n_scans, n_peaks)
@@ -300,6 +443,6 @@ def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
     for b in prange(nblocks):
         s0 = b * chunk
         s1 = min(n_scans, s0 + chunk)
-        _fit_block(s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
-                   k2, wfac, warm, follow, maxiter, tol, detect,
+        _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
+                   k2, wfac, warm, follow, maxiter, tol, detect, start_p, start_ok,
                    out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev)

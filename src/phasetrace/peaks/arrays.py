@@ -186,6 +186,7 @@ def fit_stack_array(
     warm: bool = True,
     follow: bool = False,
     chunk: int | None = None,
+    pilot_stride: int = 8,
     maxiter: int = 100,
     tol: float = 1e-4,
     detect: float = 3.0,
@@ -224,9 +225,17 @@ def fit_stack_array(
     warm, follow : bool
         Start shape and area (``warm``) and centres (``follow``) from the
         previous scan's converged fit; ``follow`` lets windows re-centre on a
-        drifting peak.
+        drifting peak: each scan's window and start centre are the previous
+        scan's fitted centre, through the whole stack (parallel blocks start
+        from an in-order pilot pass, see ``pilot_stride``), and a peak that
+        falls below detection is searched for where it was last fitted.
     chunk : int, optional
         Scans per parallel block (default: about n_scans / (4 × threads)).
+    pilot_stride : int
+        With ``follow`` and more than one block: scans between the fits of the
+        in-order pilot pass that gives each block its start state.  The pilot
+        follows a peak moving by less than ``center_range`` per
+        ``pilot_stride`` scans; it costs about ``1 / pilot_stride`` of the fit.
     maxiter, tol : int, float
         LM iteration cap; the fit stops when a step lowers χ² by less than
         ``tol × max(χ²ᵣ, 1)`` (χ² in units of σ²).
@@ -255,8 +264,9 @@ def fit_stack_array(
     """
     if profile not in PROFILE_CODES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of {sorted(PROFILE_CODES)}")
-    if window <= 0 or maxiter < 1 or tol <= 0 or detect < 0:
-        raise ConfigError(f"window={window}, maxiter={maxiter}, tol={tol}, detect={detect}: all must be positive")
+    if window <= 0 or maxiter < 1 or tol <= 0 or detect < 0 or pilot_stride < 1:
+        raise ConfigError(f"window={window}, maxiter={maxiter}, tol={tol}, detect={detect}, "
+                          f"pilot_stride={pilot_stride}: all must be positive")
     x, y, sw, p0, lower, upper = _check_shapes(two_theta, intensity, sigma, p0, lower, upper)
     n_scans, k = p0.shape[:2]
     act = np.ones((n_scans, k), dtype=bool) if active is None else np.ascontiguousarray(
@@ -278,13 +288,30 @@ def fit_stack_array(
     if progress is True:
         from tqdm.auto import tqdm  # only when a bar is asked for
         bar = tqdm(total=n_scans, unit="scan")
-    for b0, b1 in _progress_batches(n_scans, chunk, progress):
+    batches = _progress_batches(n_scans, chunk, progress)
+    dc = np.ascontiguousarray(dc, dtype=float)
+    common = (lower, upper, dc)
+    starts = [np.arange(b0, b1, chunk) for b0, b1 in batches]
+    start_p, start_ok = np.empty((0, k, batch.STATE)), np.zeros((0, k), dtype=bool)
+    if follow and sum(s.size for s in starts) > 1:
+        save_at = np.concatenate(starts).astype(np.int64)
+        start_p = np.zeros((save_at.size, k, batch.STATE))
+        start_ok = np.zeros((save_at.size, k), dtype=bool)
+        batch.pilot_many(x, y, sw, p0, *common, act, gstart, order.astype(np.int64),
+                         PROFILE_CODES[profile], float(doublet[0]), float(doublet[1]), float(window),
+                         int(pilot_stride), save_at, bool(warm), int(maxiter), float(tol),
+                         float(detect), start_p, start_ok)
+    first = 0
+    for (b0, b1), blocks in zip(batches, starts):
         sl = slice(b0, b1)
         views = {name: arr[sl] for name, arr in out.items()}
-        batch.fit_many(x, y[sl], sw[sl], p0[sl], lower, upper, np.ascontiguousarray(dc, dtype=float),
+        bsl = slice(first, first + blocks.size) if start_ok.shape[0] else slice(0, 0)
+        first += blocks.size
+        batch.fit_many(x, y[sl], sw[sl], p0[sl], *common,
                        act[sl], gstart, order.astype(np.int64), PROFILE_CODES[profile],
                        float(doublet[0]), float(doublet[1]), float(window), chunk, bool(warm),
                        bool(follow), int(maxiter), float(tol), float(detect),
+                       start_p[bsl], start_ok[bsl],
                        views["p"], views["esd"], views["h"], views["hesd"], views["status"],
                        views["bg"], views["redchi"], views["nfev"])
         if bar is not None:

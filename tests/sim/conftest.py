@@ -1,0 +1,6 @@
+"""tests/sim: the simulator package is imported as ``sim`` (tests/ on sys.path)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
