@@ -217,3 +217,12 @@ def test_batch_experiment_with_an_unexpected_error_fails_alone(tmp_path):
     assert rows["good"]["status"] == "ok"
     assert (out / "good" / "sequence.json").is_file() and (out / "good" / ".phasetrace-done.json").is_file()
     assert f"broken: failed: {tmp_path / 'broken'}: unexpected ZeroDivisionError: injected by the test\n" in res.stdout
+
+
+def test_parser_is_built_without_heavy_imports():
+    """Ctrl-C is caught from the start: building the parser imports no numpy/xarray/numba/h5py."""
+    code = ("import sys, phasetrace.cli.main as m; m.build_parser(); "
+            "print(sorted(k for k in ('numpy', 'xarray', 'numba', 'h5py', 'scipy', 'matplotlib') if k in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

@@ -221,3 +221,22 @@ def test_degenerate_steps(tmp_path, x, problem):
     path = tmp_path / "x.xy"
     path.write_text("".join(f"{a} 100\n" for a in x))
     assert error_line(run_cli("info", path, timeout=60)) == f"phasetrace: error: {path}: {problem}"
+
+
+@pytest.mark.parametrize("header, shown", [("# Temp (K) = -5\n", "-5 K"), ("# temperature_C = -300\n", "-300 °C"),
+                                           ("# Temp (K) = 1" + "0" * 400 + "\n", "inf K")])
+def test_unphysical_header_temperature_is_refused(tmp_path, header, shown):
+    path = write_xy(tmp_path / "t.xy", "# wavelength_A = 1.5406\n" + header)
+    assert error_line(run_cli("info", path, timeout=60)) == (
+        f"phasetrace: error: {path}: temperature {shown} in the header is not a physical temperature")
+
+
+def test_unphysical_hdf5_temperature_is_refused(tmp_path):
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f["2th"] = TT
+        f["I"] = np.tile(100.0 + 1000.0 * np.exp(-0.5 * ((TT - 30.0) / 0.3) ** 2), (2, 1))
+        f["temperature"] = np.array([300.0, -20.0])
+        f["wavelength"] = 0.5
+    assert error_line(run_cli("info", path, timeout=60)) == (
+        f"phasetrace: error: {path}: dataset /temperature holds temperatures that are infinite or below 0 K")
