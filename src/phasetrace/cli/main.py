@@ -33,8 +33,11 @@ def _excepthook(etype, value, tb):  # pragma: no cover - only an interrupt befor
     sys.__excepthook__(etype, value, tb)
 
 
-# installed at import, before anything heavy is imported (``python -m phasetrace`` imports this first)
-sys.excepthook = _excepthook
+#: True when this process is the phasetrace command (``python -m phasetrace`` or the console script),
+#: not a Python program that imported the CLI (pytest calling :func:`main`).
+_IS_COMMAND = sys.argv[0].replace("\\", "/").endswith(("phasetrace/__main__.py", "/phasetrace", "phasetrace.exe"))
+if _IS_COMMAND:  # installed at import, before anything heavy (``python -m phasetrace`` imports this first)
+    sys.excepthook = _excepthook
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
@@ -129,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv, state)
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, _exit_interrupted)
+        if _IS_COMMAND:
+            signal.signal(signal.SIGINT, _exit_interrupted)
         sys.stderr.write(INTERRUPTED)
         return 130
     except PhasetraceError as err:

@@ -91,9 +91,12 @@ def load_results(path: Path) -> Any:
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             loaded = ds.load()
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
         raise ReaderError(f"{path}: not a readable results file ({err}); expected the "
                           "results.nc written by 'phasetrace analyse'") from err
+    if "intensity" not in loaded and "map_intensity" not in loaded:
+        raise ReaderError(f"{path}: not a phasetrace results file (no 'intensity' variable); expected the "
+                          "results.nc written by 'phasetrace analyse'")
     if "map_intensity" in loaded:  # chunked (out-of-core) run: decimated intensity map
         from ..stream_output import map_view
 

@@ -227,10 +227,12 @@ def header_temperature_K(lines: Sequence[str], *, source: str = "header") -> flo
             continue
         value = _number(m, line, source)
         unit = (m.group("u1") or m.group("u2") or m.group("u3") or "").upper().replace("°", "")
-        if unit == "K":
-            return value
-        if unit in ("C", "DEG C", "DEGC"):
-            return value + 273.15
+        if unit in ("K", "C", "DEG C", "DEGC"):
+            kelvin = value if unit == "K" else value + 273.15
+            if not (math.isfinite(kelvin) and kelvin >= 0.0):
+                raise ReaderError(f"{source}: temperature {value:g} {'K' if unit == 'K' else '°C'} in the "
+                                  "header is not a physical temperature")
+            return kelvin
         logger.debug("temperature %r without a unit ignored", line.strip())
     return math.nan
 

@@ -149,7 +149,10 @@ def _per_scan(p: Path, group: h5py.Group, n: int) -> dict[str, Any]:
         elif low in ("temperature", "temp", "temperature_k") and obj.dtype.kind in "fiu":
             t = obj[()].astype(float)
             units = _text(obj.attrs.get("units", "K")).upper().replace("°", "").replace("DEG", "")
-            coords["temperature_K"] = t + 273.15 if units.strip() == "C" else t
+            kelvin = t + 273.15 if units.strip() == "C" else t
+            if np.isinf(kelvin).any() or (kelvin < 0).any():
+                raise ReaderError(f"{p}: dataset {obj.name} holds temperatures that are infinite or below 0 K")
+            coords["temperature_K"] = kelvin
     return coords
 
 
