@@ -23,6 +23,7 @@ __all__ = [
     "InterpolationWarning",
     "AlignmentWarning",
     "FitWarning",
+    "PhaseLibraryWarning",
 ]
 
 
@@ -83,3 +84,7 @@ class AlignmentWarning(PhasetraceWarning):
 
 class FitWarning(PhasetraceWarning):
     """Some fits failed or were flagged; see the status variables."""
+
+
+class PhaseLibraryWarning(PhasetraceWarning):
+    """A reference phase was changed on loading (e.g. a P1 CIF symmetrised)."""

@@ -46,16 +46,19 @@ class RunInputs:
         Cycler file and scan log ("" when absent).
     wavelength : str
         Wavelength override in Å or a line name ("" to take it from headers).
-    echem_outside : {"raise", "nan"}
-        What to do with scans outside the cycler record: error (default) or NaN
-        voltage with a warning.
+    echem_outside : {"auto", "raise", "nan"}
+        Scans outside the cycler record: NaN voltage with a warning unless more than
+        half are outside (default ``"auto"``), always an error, or always NaN.
+    temperature_log : str
+        Furnace/cryostat log of time and temperature ("" when absent).
     """
 
     input: str
     echem: str = ""
     scan_log: str = ""
     wavelength: str = ""
-    echem_outside: str = "raise"
+    echem_outside: str = "auto"
+    temperature_log: str = ""
 
 
 def _stage(progress: Progress, name: str, i: int, n: int) -> None:
@@ -78,9 +81,9 @@ def load_stack(inputs: RunInputs) -> xr.Dataset:
 
     stack = read_stack(inputs.input, wavelength=inputs.wavelength or None)
     echem = read_echem(inputs.echem) if inputs.echem else None
-    if echem is not None or inputs.scan_log:
+    if echem is not None or inputs.scan_log or inputs.temperature_log:
         stack = align(stack, echem, scan_log=inputs.scan_log or None,
-                      outside=inputs.echem_outside)
+                      outside=inputs.echem_outside, temperature_log=inputs.temperature_log or None)
     if echem is not None:
         stack = attach_echem_record(stack, echem)
     return stack
@@ -99,12 +102,54 @@ def attach_echem_record(stack: xr.Dataset, echem: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _library(config: Config) -> list[Any]:
+def _library(config: Config, stack: xr.Dataset | None = None) -> list[Any]:
     from .phases import load_library
 
     names = config.phases.names
-    return load_library(names if names == "auto" else list(names),
-                        reference_dir=config.phases.reference_dir or None)
+    library = load_library(names if names == "auto" else list(names),
+                           reference_dir=config.phases.reference_dir or None,
+                           elements=config.phases.elements)
+    if stack is not None and "calibration_json" in stack.attrs:
+        from .phases.calibrate import Calibration, held_standard
+
+        cal = Calibration(**json.loads(stack.attrs["calibration_json"]))
+        held = held_standard(_standard(config), cal)   # refined beside the sample, cell held
+        library = [p for p in library if p.label != held.label] + [held]
+    return library
+
+
+#: zero-shift bound (degrees) of the phase refinement of a calibrated stack: a numerical
+#: width only (the Pawley bounds must not collapse); the zero itself is held at 0.
+CALIBRATED_ZERO_DEG = 1e-4
+
+
+def calibrated_zero_options(stack: xr.Dataset) -> dict[str, float]:
+    """Zero-shift bounds of the phase refinement after a calibration (zero held).
+
+    The calibration has removed the zero (and displacement) from the 2θ axis; letting the
+    Pawley refinement move it again would hand it to the strongest phase (e.g. a current
+    collector off the sample position) and undo the calibration; with the per-scan bound
+    following the previous scan's zero, even a bound of a few esds walks away.
+    """
+    if "calibration_json" not in stack.attrs:
+        return {}
+    return {"max_zero_deg": CALIBRATED_ZERO_DEG, "zero_drift_deg": CALIBRATED_ZERO_DEG}
+
+
+def _standard(config: Config) -> Any:
+    from .phases import load_library
+
+    return load_library([config.phases.calibrate], cell_components=False,
+                        reference_dir=config.phases.reference_dir or None)[0]
+
+
+def calibrated(stack: xr.Dataset, config: Config) -> xr.Dataset:
+    """The stack calibrated against ``config.phases.calibrate`` (unchanged without one)."""
+    if not config.phases.calibrate:
+        return stack
+    from .phases.calibrate import apply_calibration, calibrate
+
+    return apply_calibration(stack, calibrate(stack, _standard(config)))
 
 
 def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
@@ -129,6 +174,7 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     """
     config = config or Config()
     validate_stack(stack)
+    stack = calibrated(stack, config)
     steps = 5
     t0 = time.perf_counter()
     results = stack.copy()
@@ -145,7 +191,8 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     # The phase search works on the whole pattern (its own peak search + Pawley
     # refinement); on the shared cases it is more reliable than seeding it with the
     # independent peak fits, which are kept as their own product in results.nc.
-    phases = analyse_phases(stack, library=_library(config), background=background)
+    phases = analyse_phases(stack, library=_library(config, stack), background=background,
+                            **calibrated_zero_options(stack))
     stack = _adopt_detected_kalpha2(stack, phases)
     results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
     results.attrs["kalpha2_detected"] = str(phases.attrs.get("kalpha2_detected", ""))
@@ -239,7 +286,7 @@ def _provenance(inputs: RunInputs, stack: xr.Dataset, config: Config) -> dict[st
         path = folder / str(name)
         if path.is_file():
             hashes[str(name)] = file_sha256(path)
-    for extra in (inputs.echem, inputs.scan_log):
+    for extra in (inputs.echem, inputs.scan_log, inputs.temperature_log):
         if extra:
             hashes[Path(extra).name] = file_sha256(extra)
     return {"program": "phasetrace", "version": __version__,
@@ -320,8 +367,10 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
     prepare_out_dir(out_dir)
     stack = load_stack(inputs)
     results = analyse_stack(stack, config=config, progress=progress)
-    results.attrs["provenance_json"] = json.dumps(_provenance(inputs, stack, config),
-                                                  ensure_ascii=False, default=_json_safe)
+    provenance = _provenance(inputs, stack, config)
+    if "calibration_json" in results.attrs:
+        provenance["calibration"] = json.loads(results.attrs["calibration_json"])
+    results.attrs["provenance_json"] = json.dumps(provenance, ensure_ascii=False, default=_json_safe)
     written = write_outputs(results, out_dir, config=config)
     return results, written
 

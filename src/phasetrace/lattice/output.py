@@ -138,7 +138,8 @@ def lattice_table(result: xr.Dataset):
     pandas.DataFrame
         Columns ``schema.LATTICE_CSV_COLUMNS`` followed by ``esd_alpha, esd_beta,
         esd_gamma, interlayer_d, esd_interlayer_d, volume_strain, score,
-        is_cell_component, zero_shift`` and the scan coordinates present.
+        is_cell_component, zero_shift`` and the scan coordinates known (``temperature_K``,
+        ``voltage_V``, ``capacity_mAh_g``, ``time_s`` where finite for some scan; ``file``).
     """
     import pandas as pd
 
@@ -149,7 +150,8 @@ def lattice_table(result: xr.Dataset):
     labels = result[PHASE].values
     cell_comp = result["is_cell_component"].values
     scan_ids = result[SCAN].values
-    scan_coords = [c for c in ("voltage_V", "time_s", "file") if c in result.coords]
+    scan_coords = [c for c in ("temperature_K", "voltage_V", "capacity_mAh_g", "time_s", "file")
+                   if c in result.coords and (c == "file" or np.isfinite(result[c].values).any())]
     for s, j in zip(*np.nonzero(present)):
         row: dict[str, Any] = {"scan": int(scan_ids[s]), "phase": str(labels[j])}
         for col in LATTICE_CSV_COLUMNS[2:] + tuple(extra):

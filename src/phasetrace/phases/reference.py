@@ -15,7 +15,6 @@ import functools
 import logging
 import math
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,10 @@ import numpy as np
 
 from ..errors import PhaseLibraryError
 from .cell import FREE_PARAMS, cell_from_free, d_spacing, free_from_cell
+from .cif import cif_value as _cif_value
+from .cif import parse_structure as _parse_structure
+from .cif import symmetrised as _symmetrised
+from .cif import system_of as _system_of
 
 __all__ = ["ReferencePhase", "load_library", "library_dir", "known_phases", "read_cif_phase",
            "twin"]
@@ -38,6 +41,7 @@ NAMED_RANGE_REL = 0.01
 NAMED_RANGE_DEG = 1.0
 #: longest explicit list whose CIF phases count as named (a longer one is a candidate set).
 MAX_NAMED = 4
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +78,10 @@ class ReferencePhase:
         Path of the CIF and the provenance line it carries.
     aliases : tuple of str
         Other accepted names.
+    elements : tuple of str
+        Chemical elements of the structure (sorted symbols), for ``elements=`` restrictions.
+    symmetrised_from_p1 : bool
+        The CIF was written in P1 and its symmetry was found (and used) by spglib.
     user_named : bool
         Named explicitly by the user (in a list of at most ``MAX_NAMED`` phases, i.e. a
         statement that they are there rather than a candidate set) with their own
@@ -102,6 +110,8 @@ class ReferencePhase:
     cell_mass: float = math.nan
     source: str = ""
     aliases: tuple[str, ...] = ()
+    elements: tuple[str, ...] = ()
+    symmetrised_from_p1: bool = False
     user_named: bool = False
     hkl: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), int), repr=False)
     mult_f2: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -295,41 +305,18 @@ def _read_index(folder: Path) -> dict[str, dict]:
                                 "[label] with family, crystal_system, z_fu, range_*") from err
 
 
-def _parse_structure(path: Path):
-    from pymatgen.io.cif import CifParser
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structures = CifParser(str(path)).parse_structures(primitive=False)
-        if not structures:
-            raise ValueError("no structure in file")
-        return structures[0]
-    except Exception as err:  # pymatgen raises many types for broken CIFs
-        raise PhaseLibraryError(
-            f"{path}: broken CIF ({type(err).__name__}: {err}); expected a CIF with cell, "
-            "symmetry and atom sites") from err
-
-
-def _cif_value(path: Path, key: str) -> str:
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith(key):
-            return line[len(key):].strip().strip("'\"")
-    return ""
-
-
-def _system_of(structure) -> str:
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    system = SpacegroupAnalyzer(structure, symprec=0.01).get_crystal_system()
-    return {"trigonal": "hexagonal", "tetragonal": "orthorhombic"}.get(system, system)
-
-
 @functools.lru_cache(maxsize=64)
 def _load_phase(path_str: str, mtime: float, meta_items: tuple, d_min_A: float) -> ReferencePhase:
     path = Path(path_str)
     meta = dict(meta_items)
     s = _parse_structure(path)
+    space_group = _cif_value(path, "_symmetry_space_group_name_H-M") or _cif_value(
+        path, "_space_group_name_H-M_alt")
+    # a P1 CIF is symmetrised unless its index entry says how to refine it (the built-in
+    # OP4/OP2 intergrowth models are deliberate P1 listings refined as hexagonal)
+    found = None if meta.get("crystal_system") else _symmetrised(path, s)
+    if found is not None:
+        s, space_group = found
     cell = (*s.lattice.abc, *s.lattice.angles)
     system = meta.get("crystal_system") or _system_of(s)
     if system not in FREE_PARAMS:
@@ -347,14 +334,15 @@ def _load_phase(path_str: str, mtime: float, meta_items: tuple, d_min_A: float) 
     return ReferencePhase(
         label=meta.get("label", path.stem), family=meta.get("family", "other"),
         crystal_system=system, cell=tuple(float(x) for x in cell),
-        space_group=_cif_value(path, "_symmetry_space_group_name_H-M") or _cif_value(
-            path, "_space_group_name_H-M_alt"),
+        space_group=space_group,
         z_fu=float(z_fu), n_slabs=int(meta.get("n_slabs", 0)), parent=meta.get("parent", ""),
         is_cell_component=bool(meta.get("is_cell_component", False)), lattice_range=ranges,
         min_distortion=float(meta.get("min_distortion", 0.0)),
         cell_mass=float(s.composition.weight),
         source=f"{path}: {_cif_value(path, '_phasetrace_source')}",
-        aliases=tuple(meta.get("aliases", ())), hkl=hkl, mult_f2=mf2)
+        aliases=tuple(meta.get("aliases", ())), hkl=hkl, mult_f2=mf2,
+        elements=tuple(sorted({el.symbol for el in s.composition.elements})),
+        symmetrised_from_p1=found is not None)
 
 
 def _entries(reference_dir: str | Path | None) -> dict[str, tuple[Path, dict]]:
@@ -401,6 +389,7 @@ def load_library(
     reference_dir: str | Path | None = None,
     cell_components: bool = True,
     d_min_A: float = 0.75,
+    elements: tuple[str, ...] | list[str] = (),
 ) -> list[ReferencePhase]:
     """Load reference phases with their reflection lists (computed once, cached).
 
@@ -413,9 +402,18 @@ def load_library(
         Extra CIFs (``X.cif`` → phase ``X``) with an optional ``index.toml`` of metadata;
         they override built-in phases of the same label.
     cell_components : bool
-        Add the cell components of the library (Al, Be, Na, NaF) to an explicit list.
+        Add the cell components of the library (Al, Be, Na, NaF, Cu) to an explicit list.
+        Phases marked ``on_request`` in ``index.toml`` (standards such as Si, LaB6; Fe, Li,
+        graphite) are loaded only when named.
     d_min_A : float
         Smallest d-spacing of the reflection lists, Å (default 0.75 Å).
+    elements : sequence of str
+        With ``names="auto"``: keep only phases compatible with these elements
+        (:mod:`phasetrace.phases.chemistry`); an explicit list is taken as given.
+
+    A name repeated in an explicit list asks for another instance of that phase
+    (:func:`twin`): ``["S", "S"]`` gives ``S`` and ``S#2``, two coexisting spinels with
+    their own cells.
 
     Returns
     -------
@@ -435,7 +433,7 @@ def load_library(
     if isinstance(names, str) and names.strip().lower() != "auto":
         names = [n for n in names.split(",") if n.strip()]
     if isinstance(names, str):
-        labels = list(entries)
+        labels = [k for k, (_, m) in entries.items() if not m.get("on_request")]
     else:
         lookup = known_phases(reference_dir=reference_dir)
         labels = []
@@ -444,14 +442,14 @@ def load_library(
             if key not in lookup:
                 raise PhaseLibraryError(
                     f"unknown phase {name!r}; known phases: {', '.join(sorted(entries))}")
-            if lookup[key] not in labels:
-                labels.append(lookup[key])
+            labels.append(lookup[key])
         if cell_components:
             labels += [k for k, (_, m) in entries.items()
-                       if m.get("is_cell_component") and k not in labels]
+                       if m.get("is_cell_component") and not m.get("on_request") and k not in labels]
     out = []
-    for label in labels:
+    for i, label in enumerate(labels):
         path, meta = entries[label]
+        instance = labels[:i].count(label) + 1
         items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in meta.items()))
         phase = _load_phase(str(path), path.stat().st_mtime, items, float(d_min_A))
         named = (not isinstance(names, str) and len(names) <= MAX_NAMED
@@ -459,7 +457,16 @@ def load_library(
                  and path.parent.resolve() == Path(reference_dir).resolve()
                  and not any(k.startswith("range_") for k in meta)
                  and phase.crystal_system in ("monoclinic", "triclinic"))
-        out.append(_named(phase) if named and not phase.is_cell_component else phase)
+        phase = _named(phase) if named and not phase.is_cell_component else phase
+        out.append(phase if instance == 1 else twin(phase, f"{label}#{instance}"))
+        if instance == 1 and labels.count(label) == 1:
+            # a cell part met at several places along the beam (the two walls of a coin cell)
+            # gives displaced copies of its pattern: index key `instances`
+            out += [twin(phase, f"{label}#{k}") for k in range(2, int(meta.get("instances", 1)) + 1)]
+    if isinstance(names, str) and elements:
+        from .chemistry import restrict
+
+        out = restrict(out, tuple(elements))
     return out
 
 
@@ -487,6 +494,7 @@ def read_cif_phase(path: str | Path, *, label: str | None = None, d_min_A: float
 
 
 def twin(phase: ReferencePhase, label: str | None = None) -> ReferencePhase:
-    """A second instance of ``phase`` (label ``X-2`` by default) for two coexisting variants
+    """A second instance of ``phase`` (label ``X-2`` by default; ``load_library`` names
+    repeated entries ``X#2``, ``X#3``...) for two coexisting variants
     of one structure with different cells (e.g. the two cubic spinels of a two-phase region)."""
     return dataclasses.replace(phase, label=label or f"{phase.label}-2", aliases=())
