@@ -216,9 +216,9 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     tc = config.transitions
     transitions = detect_transitions(phases, x=tc.x, min_fraction=tc.min_fraction,
                                      min_scans=tc.min_scans)
-    results.attrs["sequence_json"] = json.dumps(
-        with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction),
-        ensure_ascii=False, default=_json_safe)
+    sequence = with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction)
+    results.attrs["sequence_json"] = json.dumps(with_evolution(sequence, results, config),
+                                                ensure_ascii=False, default=_json_safe)
     results.attrs["options_json"] = json.dumps(config.to_dict(), ensure_ascii=False)
     results.attrs["program"] = f"phasetrace {__version__}"
     results.attrs["analysis_seconds"] = round(time.perf_counter() - t0, 3)
@@ -258,6 +258,21 @@ def with_minor_phases(sequence: dict[str, Any], phases: xr.Dataset, *,
     in_stages = {p for stage in sequence.get("stages", []) for p in stage.get("phases", [])}
     return {**sequence, "minor_phases": minor_phases(phases, min_fraction=min_fraction,
                                                      stage_phases=in_stages)}
+
+
+def with_evolution(sequence: dict[str, Any], results: xr.Dataset, config: Config) -> dict[str, Any]:
+    """Add ``phase_evolution`` (onset/end of each phase), ``unindexed`` (peaks no phase
+    explains, with suggestions) and, after ``--calibrate``, ``calibration``."""
+    import dataclasses
+
+    from .phases.unindexed import UNINDEXED_KEY, unindexed_summary
+    from .transitions.evolution import EVOLUTION_KEY, phase_evolution
+
+    out = {**sequence, EVOLUTION_KEY: [e.to_dict() for e in phase_evolution(results)],
+           UNINDEXED_KEY: unindexed_summary(results, options=dataclasses.asdict(config.phases)).to_dict()}
+    if "calibration_json" in results.attrs:
+        out["calibration"] = json.loads(results.attrs["calibration_json"])
+    return out
 
 
 def _json_safe(obj: Any) -> Any:
@@ -340,6 +355,11 @@ def _write_tables(results: xr.Dataset, out: Path, config: Config) -> dict[str, P
     written["sequence.csv"] = write_text_atomic(out / "sequence.csv", tables.to_csv(table))
     written["sequence.md"] = write_text_atomic(out / "sequence.md", tables.to_markdown(table))
     written["sequence.tex"] = write_text_atomic(out / "sequence.tex", tables.to_latex(table))
+    from .transitions.evolution import EVOLUTION_KEY, evolution_table
+
+    evolution = evolution_table(json.loads(results.attrs.get("sequence_json", "{}")).get(EVOLUTION_KEY, []))
+    for ext, writer in (("csv", tables.to_csv), ("md", tables.to_markdown), ("tex", tables.to_latex)):
+        written[f"evolution.{ext}"] = write_text_atomic(out / f"evolution.{ext}", writer(evolution))
     return written
 
 

@@ -142,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     if _use_chunks(args, inputs):
         from ..stream import DEFAULT_CHUNK_SCANS, analyse_chunked
 
+        if config.phases.calibrate:
+            raise ConfigError(f"--calibrate {config.phases.calibrate}: not available for chunked "
+                              "(out-of-core) runs; calibrate a short stack and pass --wavelength")
         results, written = analyse_chunked(
             inputs, args.out, config=config, chunk_scans=args.chunk_scans or DEFAULT_CHUNK_SCANS,
             jobs=args.jobs or 1, scheduler=args.scheduler, resume=args.resume,
