@@ -432,6 +432,7 @@ def load_library(
     entries = _entries(reference_dir)
     if isinstance(names, str) and names.strip().lower() != "auto":
         names = [n for n in names.split(",") if n.strip()]
+    n_named = 0
     if isinstance(names, str):
         labels = [k for k, (_, m) in entries.items() if not m.get("on_request")]
     else:
@@ -443,6 +444,7 @@ def load_library(
                 raise PhaseLibraryError(
                     f"unknown phase {name!r}; known phases: {', '.join(sorted(entries))}")
             labels.append(lookup[key])
+        n_named = len(labels)
         if cell_components:
             labels += [k for k, (_, m) in entries.items()
                        if m.get("is_cell_component") and not m.get("on_request") and k not in labels]
@@ -459,7 +461,7 @@ def load_library(
                  and phase.crystal_system in ("monoclinic", "triclinic"))
         phase = _named(phase) if named and not phase.is_cell_component else phase
         out.append(phase if instance == 1 else twin(phase, f"{label}#{instance}"))
-        if instance == 1 and labels.count(label) == 1:
+        if instance == 1 and (isinstance(names, str) or i >= n_named):
             # a cell part met at several places along the beam (the two walls of a coin cell)
             # gives displaced copies of its pattern: index key `instances`
             out += [twin(phase, f"{label}#{k}") for k in range(2, int(meta.get("instances", 1)) + 1)]
