@@ -145,9 +145,11 @@ def unindexed_summary(results: xr.Dataset, *, options: dict[str, Any] | None = N
     peaks = []
     for group in _clusters(flat, max(tol, step)):
         centre = float(np.mean(group))
-        members = scans[(flat >= group[0]) & (flat <= group[-1])]
-        k = int(np.clip(np.searchsorted(tt, centre), 0, tt.size - 1))
-        height = float(np.nanmedian(net[np.unique(members), k])) if net is not None else math.nan
+        inside = (flat >= group[0]) & (flat <= group[-1])
+        members = scans[inside]
+        k = np.clip(np.searchsorted(tt, flat[inside]), 1, tt.size - 1)   # each scan at its own peak
+        k = np.where(np.abs(tt[k - 1] - flat[inside]) < np.abs(tt[k] - flat[inside]), k - 1, k)
+        height = float(np.nanmedian(net[members, k])) if net is not None else math.nan
         d = wl / (2 * math.sin(math.radians(centre / 2))) if math.isfinite(wl) else math.nan
         peaks.append(UnindexedPeak(round(centre, 4), round(d, 5), round(height, 4),
                                    int(np.unique(members).size)))
