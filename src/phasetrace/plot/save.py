@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..errors import ConfigError, OutputError
 from .contour import contour
+from .evolution import evolution
 from .lattice import fractions, lattice
 from .patterns import fit, waterfall
 
@@ -26,6 +27,7 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "fractions": fractions,
     "waterfall": waterfall,
     "fit": fit,
+    "evolution": evolution,
 }
 FORMATS = ("png", "pdf", "svg")
 
