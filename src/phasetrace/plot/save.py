@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 
 from ..errors import ConfigError, OutputError
 from .contour import contour
-from .evolution import evolution
 from .lattice import fractions, lattice
 from .patterns import fit, waterfall
 
@@ -27,7 +26,6 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "fractions": fractions,
     "waterfall": waterfall,
     "fit": fit,
-    "evolution": evolution,
 }
 FORMATS = ("png", "pdf", "svg")
 
