@@ -49,3 +49,22 @@ def test_manifest_bad_echem_outside(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(
             f"{path}: experiment 1: echem_outside = 'ignore'; expected auto, raise or nan")):
         read_manifest(path)
+
+
+def test_temperature_log_through_load_stack(tmp_path):
+    """Two headerless-temperature scans, a scan log in seconds and a furnace log in °C."""
+    import numpy as np
+
+    from phasetrace.pipeline import RunInputs, load_stack
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    tt = np.arange(10.0, 20.0, 0.05)
+    for name in ("s1.xy", "s2.xy"):
+        (scans / name).write_text("# wavelength_A = 0.5\n" + "\n".join(f"{t:.2f} 100" for t in tt) + "\n")
+    (tmp_path / "log.csv").write_text("file,start_time_s,end_time_s\ns1.xy,0,60\ns2.xy,600,660\n")
+    (tmp_path / "furnace.csv").write_text("time_s,temperature_C\n0,26.85\n1200,626.85\n")
+    stack = load_stack(RunInputs(input=str(scans), scan_log=str(tmp_path / "log.csv"),
+                                 temperature_log=str(tmp_path / "furnace.csv")))
+    # 0.5 K/s from 300 K: mid-times 30 s and 630 s → 315 K and 615 K
+    assert stack["temperature_K"].values == pytest.approx([315.0, 615.0])
