@@ -109,47 +109,11 @@ def _library(config: Config, stack: xr.Dataset | None = None) -> list[Any]:
     library = load_library(names if names == "auto" else list(names),
                            reference_dir=config.phases.reference_dir or None,
                            elements=config.phases.elements)
-    if stack is not None and "calibration_json" in stack.attrs:
-        from .phases.calibrate import Calibration, held_standard
+    if stack is not None:
+        from .phases.calibrate import with_held_standard
 
-        cal = Calibration(**json.loads(stack.attrs["calibration_json"]))
-        held = held_standard(_standard(config), cal)   # refined beside the sample, cell held
-        library = [p for p in library if p.label != held.label] + [held]
+        library = with_held_standard(library, stack, config.phases)
     return library
-
-
-#: zero-shift bound (degrees) of the phase refinement of a calibrated stack: a numerical
-#: width only (the Pawley bounds must not collapse); the zero itself is held at 0.
-CALIBRATED_ZERO_DEG = 1e-4
-
-
-def calibrated_zero_options(stack: xr.Dataset) -> dict[str, float]:
-    """Zero-shift bounds of the phase refinement after a calibration (zero held).
-
-    The calibration has removed the zero (and displacement) from the 2θ axis; letting the
-    Pawley refinement move it again would hand it to the strongest phase (e.g. a current
-    collector off the sample position) and undo the calibration; with the per-scan bound
-    following the previous scan's zero, even a bound of a few esds walks away.
-    """
-    if "calibration_json" not in stack.attrs:
-        return {}
-    return {"max_zero_deg": CALIBRATED_ZERO_DEG, "zero_drift_deg": CALIBRATED_ZERO_DEG}
-
-
-def _standard(config: Config) -> Any:
-    from .phases import load_library
-
-    return load_library([config.phases.calibrate], cell_components=False,
-                        reference_dir=config.phases.reference_dir or None)[0]
-
-
-def calibrated(stack: xr.Dataset, config: Config) -> xr.Dataset:
-    """The stack calibrated against ``config.phases.calibrate`` (unchanged without one)."""
-    if not config.phases.calibrate:
-        return stack
-    from .phases.calibrate import apply_calibration, calibrate
-
-    return apply_calibration(stack, calibrate(stack, _standard(config)))
 
 
 def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
@@ -174,7 +138,9 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     """
     config = config or Config()
     validate_stack(stack)
-    stack = calibrated(stack, config)
+    from .phases.calibrate import calibrated, calibrated_zero_options
+
+    stack = calibrated(stack, config.phases)
     steps = 5
     t0 = time.perf_counter()
     results = stack.copy()
@@ -217,7 +183,9 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     transitions = detect_transitions(phases, x=tc.x, min_fraction=tc.min_fraction,
                                      min_scans=tc.min_scans)
     sequence = with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction)
-    results.attrs["sequence_json"] = json.dumps(with_evolution(sequence, results, config),
+    from .transitions.evolution import with_evolution
+
+    results.attrs["sequence_json"] = json.dumps(with_evolution(sequence, results, config.phases),
                                                 ensure_ascii=False, default=_json_safe)
     results.attrs["options_json"] = json.dumps(config.to_dict(), ensure_ascii=False)
     results.attrs["program"] = f"phasetrace {__version__}"
@@ -258,21 +226,6 @@ def with_minor_phases(sequence: dict[str, Any], phases: xr.Dataset, *,
     in_stages = {p for stage in sequence.get("stages", []) for p in stage.get("phases", [])}
     return {**sequence, "minor_phases": minor_phases(phases, min_fraction=min_fraction,
                                                      stage_phases=in_stages)}
-
-
-def with_evolution(sequence: dict[str, Any], results: xr.Dataset, config: Config) -> dict[str, Any]:
-    """Add ``phase_evolution`` (onset/end of each phase), ``unindexed`` (peaks no phase
-    explains, with suggestions) and, after ``--calibrate``, ``calibration``."""
-    import dataclasses
-
-    from .phases.unindexed import UNINDEXED_KEY, unindexed_summary
-    from .transitions.evolution import EVOLUTION_KEY, phase_evolution
-
-    out = {**sequence, EVOLUTION_KEY: [e.to_dict() for e in phase_evolution(results)],
-           UNINDEXED_KEY: unindexed_summary(results, options=dataclasses.asdict(config.phases)).to_dict()}
-    if "calibration_json" in results.attrs:
-        out["calibration"] = json.loads(results.attrs["calibration_json"])
-    return out
 
 
 def _json_safe(obj: Any) -> Any:

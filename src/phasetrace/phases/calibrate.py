@@ -38,7 +38,8 @@ from .identify import search_cell
 from .peaksearch import estimate_background, estimate_fwhm, find_peaks
 from .reference import ReferencePhase
 
-__all__ = ["Calibration", "calibrate", "apply_calibration", "is_lab_line", "held_standard"]
+__all__ = ["Calibration", "calibrate", "apply_calibration", "is_lab_line", "held_standard",
+           "calibrated", "calibrated_zero_options", "with_held_standard"]
 
 logger = logging.getLogger(__name__)
 
@@ -303,3 +304,47 @@ def held_standard(standard: ReferencePhase, cal: Calibration) -> ReferencePhase:
         if name in ("a", "b", "c"):
             ranges[name] = (float(value * (1 - width)), float(value * (1 + width)))
     return dataclasses.replace(standard, lattice_range=ranges)
+
+
+#: zero-shift bound (degrees) of the phase refinement of a calibrated stack: a numerical
+#: width only (the Pawley bounds must not collapse); the zero itself is held at 0.
+CALIBRATED_ZERO_DEG = 1e-4
+
+
+def _standard(phase_options) -> ReferencePhase:
+    from .reference import load_library
+
+    return load_library([phase_options.calibrate], cell_components=False,
+                        reference_dir=phase_options.reference_dir or None)[0]
+
+
+def calibrated(stack: xr.Dataset, phase_options) -> xr.Dataset:
+    """The stack calibrated against ``phase_options.calibrate`` (a PhaseConfig); unchanged
+    without one."""
+    if not phase_options.calibrate:
+        return stack
+    return apply_calibration(stack, calibrate(stack, _standard(phase_options)))
+
+
+def calibrated_zero_options(stack: xr.Dataset) -> dict[str, float]:
+    """Zero-shift bounds of the phase refinement after a calibration (zero held).
+
+    The calibration has removed the zero (and displacement) from the 2θ axis; letting the
+    Pawley refinement move it again would hand it to the strongest phase (e.g. a current
+    collector off the sample position) and undo the calibration; with the per-scan bound
+    following the previous scan's zero, even a bound of a few esds walks away.
+    """
+    if "calibration_json" not in stack.attrs:
+        return {}
+    return {"max_zero_deg": CALIBRATED_ZERO_DEG, "zero_drift_deg": CALIBRATED_ZERO_DEG}
+
+
+def with_held_standard(library: list[ReferencePhase], stack: xr.Dataset,
+                       phase_options) -> list[ReferencePhase]:
+    """The library with the calibrated standard added (or replaced), its cell held
+    (:func:`held_standard`); unchanged for a stack without calibration."""
+    if "calibration_json" not in stack.attrs:
+        return library
+    cal = Calibration(**json.loads(stack.attrs["calibration_json"]))
+    held = held_standard(_standard(phase_options), cal)
+    return [p for p in library if p.label != held.label] + [held]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["PhaseEvolution", "phase_evolution", "evolution_table", "EVOLUTION_KEY"]
+__all__ = ["PhaseEvolution", "phase_evolution", "evolution_table", "EVOLUTION_KEY", "with_evolution"]
 
 #: key of the list in sequence.json.
 EVOLUTION_KEY = "phase_evolution"
@@ -174,3 +174,21 @@ def evolution_table(evolutions: list[PhaseEvolution] | list[dict]) -> Any:
         table.append(row)
     columns = list(table[0]) if table else ["phase", "first scan", "last scan", "max fraction"]
     return pd.DataFrame(table, columns=columns)
+
+
+def with_evolution(sequence: dict[str, Any], results: xr.Dataset, phase_options: Any) -> dict[str, Any]:
+    """``sequence`` (the sequence.json dict) with ``phase_evolution`` (onset/end of each phase),
+    ``unindexed`` (peaks no phase explains, with suggestions; :mod:`phasetrace.phases.unindexed`)
+    and, after ``--calibrate``, ``calibration``.  ``phase_options`` is the run's PhaseConfig."""
+    import dataclasses
+    import json
+
+    from ..phases.unindexed import UNINDEXED_KEY, unindexed_summary
+
+    options = dataclasses.asdict(phase_options) if dataclasses.is_dataclass(phase_options) else {}
+    out = {**sequence, EVOLUTION_KEY: [e.to_dict() for e in phase_evolution(results)],
+           UNINDEXED_KEY: unindexed_summary(results, options=options).to_dict()}
+    if "calibration_json" in results.attrs:
+        out["calibration"] = json.loads(results.attrs["calibration_json"])
+    return out
+
