@@ -98,9 +98,10 @@ def lattice_frame(results: xr.Dataset) -> Any:
         data[col] = results[col].values[s, j].astype(float)
     data["is_cell_component"] = results["is_cell_component"].values[j].astype(bool)
     data["zero_shift"] = results["zero_shift"].values[s].astype(float)
-    for c in ("voltage_V", "time_s", "file"):
-        if c in results.coords:
-            data[c] = results[c].values[s]
+    from .lattice.output import known_scan_coords
+
+    for c in known_scan_coords(results):
+        data[c] = results[c].values[s]
     return pd.DataFrame(data)
 
 

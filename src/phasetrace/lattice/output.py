@@ -125,6 +125,13 @@ def _units(ds: xr.Dataset) -> None:
         ds[name].attrs["units"] = "Å^3"
 
 
+def known_scan_coords(result: xr.Dataset) -> list[str]:
+    """Scan coordinates of lattice.csv: ``temperature_K, voltage_V, capacity_mAh_g, time_s``
+    where finite for some scan, and ``file``."""
+    return [c for c in ("temperature_K", "voltage_V", "capacity_mAh_g", "time_s", "file")
+            if c in result.coords and (c == "file" or np.isfinite(result[c].values).any())]
+
+
 def lattice_table(result: xr.Dataset):
     """One row per (scan, phase present) with the ``lattice.csv`` columns, then more.
 
@@ -150,8 +157,7 @@ def lattice_table(result: xr.Dataset):
     labels = result[PHASE].values
     cell_comp = result["is_cell_component"].values
     scan_ids = result[SCAN].values
-    scan_coords = [c for c in ("temperature_K", "voltage_V", "capacity_mAh_g", "time_s", "file")
-                   if c in result.coords and (c == "file" or np.isfinite(result[c].values).any())]
+    scan_coords = known_scan_coords(result)
     for s, j in zip(*np.nonzero(present)):
         row: dict[str, Any] = {"scan": int(scan_ids[s]), "phase": str(labels[j])}
         for col in LATTICE_CSV_COLUMNS[2:] + tuple(extra):
