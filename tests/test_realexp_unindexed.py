@@ -55,3 +55,12 @@ def test_lab_wavelength_needs_no_calibration_hint():
     summary = unindexed_summary(_results([[30.0 - 1.0]], present=True, wavelength=1.540593))
     assert not summary.no_sample_phase
     assert not any("--calibrate" in s for s in summary.suggestions)
+
+
+def test_peaks_beyond_the_reflection_lists_are_counted_not_listed():
+    # at λ = 0.5 Å, 2θ = 28° is d = 1.033 Å, 29.9° is 0.97 Å; with d_min 1.0 Å only the first
+    res = _results([[28.0, 29.9]])
+    summary = unindexed_summary(res, d_min_A=1.0)
+    assert [p.two_theta for p in summary.peaks] == [28.0]
+    assert summary.n_beyond_lists == 1
+    assert "1 unindexed peak(s) (and 1 at d below the reflection lists)" in summary.log_text()

@@ -51,6 +51,9 @@ class Unindexed:
         Strongest first, at most ``MAX_LISTED``.
     n_peaks : int
         Distinct unindexed peaks in all (before the cut).
+    n_beyond_lists : int
+        Unindexed peaks at d below the reflection lists' ``d_min_A`` (high-angle lines of the
+        phases present, which no list reaches): counted, not listed.
     no_sample_phase : bool
         No sample phase was identified in any scan.
     suggestions : list of str
@@ -59,6 +62,7 @@ class Unindexed:
 
     peaks: list[UnindexedPeak] = field(default_factory=list)
     n_peaks: int = 0
+    n_beyond_lists: int = 0
     no_sample_phase: bool = False
     suggestions: list[str] = field(default_factory=list)
 
@@ -71,7 +75,9 @@ class Unindexed:
         listed = "; ".join(f"{p.two_theta:.3f}° (d {p.d_spacing:.4f} Å, I {p.intensity:.3g})"
                            for p in self.peaks[:8])
         head = "no sample phase identified; " if self.no_sample_phase else ""
-        return (f"{head}{self.n_peaks} unindexed peak(s)"
+        beyond = (f" (and {self.n_beyond_lists} at d below the reflection lists)"
+                  if self.n_beyond_lists else "")
+        return (f"{head}{self.n_peaks} unindexed peak(s){beyond}"
                 f"{': ' + listed if listed else ''}{' …' if self.n_peaks > 8 else ''}"
                 f"{'; try: ' + ' | '.join(self.suggestions) if self.suggestions else ''}")
 
@@ -105,7 +111,8 @@ def _suggestions(results: xr.Dataset, no_sample: bool, options: dict[str, Any]) 
     return out
 
 
-def unindexed_summary(results: xr.Dataset, *, options: dict[str, Any] | None = None) -> Unindexed:
+def unindexed_summary(results: xr.Dataset, *, options: dict[str, Any] | None = None,
+                      d_min_A: float = 0.75) -> Unindexed:
     """Unindexed peaks of a run and suggestions (see module docstring).
 
     Parameters
@@ -116,6 +123,9 @@ def unindexed_summary(results: xr.Dataset, *, options: dict[str, Any] | None = N
     options : dict, optional
         The run's phase options (``reference_dir``, ``elements``, ``calibrate``, ``names``),
         to tailor the suggestions.
+    d_min_A : float
+        Smallest d of the reflection lists (``load_library``'s default 0.75 Å): peaks below
+        it are counted in ``n_beyond_lists`` only.
     """
     options = options or {}
     present = results["present"].values if "present" in results else np.zeros((0, 0), bool)
@@ -153,8 +163,11 @@ def unindexed_summary(results: xr.Dataset, *, options: dict[str, Any] | None = N
         d = wl / (2 * math.sin(math.radians(centre / 2))) if math.isfinite(wl) else math.nan
         peaks.append(UnindexedPeak(round(centre, 4), round(d, 5), round(height, 4),
                                    int(np.unique(members).size)))
+    beyond = [p for p in peaks if p.d_spacing < d_min_A]
+    peaks = [p for p in peaks if not p.d_spacing < d_min_A]
     peaks.sort(key=lambda p: -(p.intensity if math.isfinite(p.intensity) else 0.0))
-    summary = Unindexed(peaks=peaks[:MAX_LISTED], n_peaks=len(peaks), no_sample_phase=no_sample,
+    summary = Unindexed(peaks=peaks[:MAX_LISTED], n_peaks=len(peaks), n_beyond_lists=len(beyond),
+                        no_sample_phase=no_sample,
                         suggestions=_suggestions(results, no_sample, options))
     if no_sample or peaks:
         (logger.warning if no_sample else logger.info)("%s", summary.log_text())
