@@ -23,6 +23,8 @@ Manifest (TOML)::
 
 YAML: the same keys, ``experiments:`` being a list.  CSV: one row per
 experiment with columns ``name,input,echem,scan_log,wavelength,phases,material``.
+Further keys, as the ``analyse`` options of the same names: ``reference_dir``,
+``echem_outside`` (auto/raise/nan), ``temperature_log``, ``calibrate``, ``elements``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ DONE_MARKER = ".phasetrace-done.json"
 _RESERVED = {"summary.csv", "summary.md"}
 #: longest experiment name, bytes of UTF-8 (the usual file-name limit).
 _NAME_MAX = 255
-_KEYS = ("name", "input", "echem", "scan_log", "wavelength", "phases", "material", "reference_dir")
+_KEYS = ("name", "input", "echem", "scan_log", "wavelength", "phases", "material", "reference_dir",
+         "echem_outside", "temperature_log", "calibrate", "elements")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class Experiment:
     phases: str = "auto"
     material: str = ""
     reference_dir: str = ""
+    echem_outside: str = "auto"
+    temperature_log: str = ""
+    calibrate: str = ""
+    elements: str = ""
 
 
 def _load_rows(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -167,7 +174,10 @@ def read_manifest(path: str | Path) -> list[Experiment]:
                               f"known: {', '.join(_KEYS)}")
         if not merged.get("input"):
             raise ConfigError(f"{path}: experiment {i} has no 'input'")
-        for key in ("input", "echem", "scan_log", "reference_dir"):
+        if merged.get("echem_outside", "auto") not in ("auto", "raise", "nan"):
+            raise ConfigError(f"{path}: experiment {i}: echem_outside = {merged['echem_outside']!r}; "
+                              "expected auto, raise or nan")
+        for key in ("input", "echem", "scan_log", "reference_dir", "temperature_log"):
             if merged.get(key):
                 p = Path(str(merged[key]))
                 merged[key] = str(p if p.is_absolute() else (path.parent / p))
@@ -193,6 +203,10 @@ def _experiment_config(exp: Experiment, base: Config) -> Config:
         phases = dataclasses.replace(phases, names=tuple(n.strip() for n in exp.phases.split(",")))
     if exp.reference_dir:
         phases = dataclasses.replace(phases, reference_dir=exp.reference_dir)
+    if exp.calibrate:
+        phases = dataclasses.replace(phases, calibrate=exp.calibrate)
+    if exp.elements:
+        phases = dataclasses.replace(phases, elements=exp.elements)
     output = dataclasses.replace(base.output, material=exp.material or base.output.material)
     return base.replace(phases=phases, output=output)
 
@@ -201,7 +215,7 @@ def _fingerprint(exp: Experiment, config: Config) -> str:
     """Hash of the experiment definition, options and input file sizes/mtimes."""
     h = hashlib.sha256(json.dumps([dataclasses.asdict(exp), config.to_dict()],
                                   sort_keys=True).encode())
-    for key in ("input", "echem", "scan_log"):
+    for key in ("input", "echem", "scan_log", "temperature_log"):
         p = Path(getattr(exp, key)) if getattr(exp, key) else None
         if p is None or not p.exists():
             continue
@@ -273,7 +287,8 @@ def _run_one(exp: Experiment, out_root: str, config: Config, row: dict[str, Any]
     cfg = _experiment_config(exp, config)
     out = _experiment_dir(exp, out_root)
     clean_partials(out)
-    inputs = RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength)
+    inputs = RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength,
+                       echem_outside=exp.echem_outside, temperature_log=exp.temperature_log)
     if chunk_scans:
         from .stream import analyse_chunked
 

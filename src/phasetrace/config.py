@@ -74,14 +74,31 @@ class PhaseConfig:
         Phase labels to consider, or ``"auto"`` for the whole library.
     reference_dir : str
         Extra CIF folder ("" for none).
+    calibrate : str
+        Standard or cell part whose literature cell calibrates the wavelength (synchrotron)
+        or zero/displacement (lab) for the whole stack ("" for none).
+    elements : tuple of str
+        Elements of the sample: the automatic search keeps only phases made of them
+        (cell components are always kept); ``()`` for no restriction.
     """
 
     names: tuple[str, ...] | Literal["auto"] = "auto"
     reference_dir: str = ""
+    calibrate: str = ""
+    elements: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.names, str) and self.names != "auto":
             raise ConfigError(f"phases = {self.names!r}: expected 'auto' or a list of labels")
+        if isinstance(self.elements, str):
+            object.__setattr__(self, "elements", tuple(
+                e.strip() for e in self.elements.split(",") if e.strip()))
+        else:
+            object.__setattr__(self, "elements", tuple(self.elements))
+        if self.elements:
+            from .phases.chemistry import check_elements
+
+            check_elements(self.elements)
 
 
 @dataclass(frozen=True)

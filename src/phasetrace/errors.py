@@ -24,6 +24,7 @@ __all__ = [
     "AlignmentWarning",
     "FitWarning",
     "one_line",
+    "PhaseLibraryWarning",
 ]
 
 import unicodedata
@@ -112,3 +113,7 @@ def one_line(text: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+class PhaseLibraryWarning(PhasetraceWarning):
+    """A reference phase was changed on loading (e.g. a P1 CIF symmetrised)."""

@@ -46,16 +46,19 @@ class RunInputs:
         Cycler file and scan log ("" when absent).
     wavelength : str
         Wavelength override in Å or a line name ("" to take it from headers).
-    echem_outside : {"raise", "nan"}
-        What to do with scans outside the cycler record: error (default) or NaN
-        voltage with a warning.
+    echem_outside : {"auto", "raise", "nan"}
+        Scans outside the cycler record: NaN voltage with a warning unless more than
+        half are outside (default ``"auto"``), always an error, or always NaN.
+    temperature_log : str
+        Furnace/cryostat log of time and temperature ("" when absent).
     """
 
     input: str
     echem: str = ""
     scan_log: str = ""
     wavelength: str = ""
-    echem_outside: str = "raise"
+    echem_outside: str = "auto"
+    temperature_log: str = ""
 
 
 def _stage(progress: Progress, name: str, i: int, n: int) -> None:
@@ -78,9 +81,9 @@ def load_stack(inputs: RunInputs) -> xr.Dataset:
 
     stack = read_stack(inputs.input, wavelength=inputs.wavelength or None)
     echem = read_echem(inputs.echem) if inputs.echem else None
-    if echem is not None or inputs.scan_log:
+    if echem is not None or inputs.scan_log or inputs.temperature_log:
         stack = align(stack, echem, scan_log=inputs.scan_log or None,
-                      outside=inputs.echem_outside)
+                      outside=inputs.echem_outside, temperature_log=inputs.temperature_log or None)
     if echem is not None:
         stack = attach_echem_record(stack, echem)
     return stack
@@ -99,12 +102,18 @@ def attach_echem_record(stack: xr.Dataset, echem: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _library(config: Config) -> list[Any]:
+def _library(config: Config, stack: xr.Dataset | None = None) -> list[Any]:
     from .phases import load_library
 
     names = config.phases.names
-    return load_library(names if names == "auto" else list(names),
-                        reference_dir=config.phases.reference_dir or None)
+    library = load_library(names if names == "auto" else list(names),
+                           reference_dir=config.phases.reference_dir or None,
+                           elements=config.phases.elements)
+    if stack is not None:
+        from .phases.calibrate import with_held_standard
+
+        library = with_held_standard(library, stack, config.phases)
+    return library
 
 
 def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
@@ -129,6 +138,9 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     """
     config = config or Config()
     validate_stack(stack)
+    from .phases.calibrate import calibrated, calibrated_zero_options
+
+    stack = calibrated(stack, config.phases)
     steps = 5
     t0 = time.perf_counter()
     results = stack.copy()
@@ -145,7 +157,8 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     # The phase search works on the whole pattern (its own peak search + Pawley
     # refinement); on the shared cases it is more reliable than seeding it with the
     # independent peak fits, which are kept as their own product in results.nc.
-    phases = analyse_phases(stack, library=_library(config), background=background)
+    phases = analyse_phases(stack, library=_library(config, stack), background=background,
+                            **calibrated_zero_options(stack))
     stack = _adopt_detected_kalpha2(stack, phases)
     results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
     results.attrs["kalpha2_detected"] = str(phases.attrs.get("kalpha2_detected", ""))
@@ -169,9 +182,11 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     tc = config.transitions
     transitions = detect_transitions(phases, x=tc.x, min_fraction=tc.min_fraction,
                                      min_scans=tc.min_scans)
-    results.attrs["sequence_json"] = json.dumps(
-        with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction),
-        ensure_ascii=False, default=_json_safe)
+    sequence = with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction)
+    from .transitions.evolution import with_evolution
+
+    results.attrs["sequence_json"] = json.dumps(with_evolution(sequence, results, config.phases),
+                                                ensure_ascii=False, default=_json_safe)
     results.attrs["options_json"] = json.dumps(config.to_dict(), ensure_ascii=False)
     results.attrs["program"] = f"phasetrace {__version__}"
     results.attrs["analysis_seconds"] = round(time.perf_counter() - t0, 3)
@@ -240,7 +255,7 @@ def _provenance(inputs: RunInputs, stack: xr.Dataset, config: Config) -> dict[st
         path = folder / str(name)
         if path.is_file():
             hashes[str(name)] = file_sha256(path)
-    for extra in (inputs.echem, inputs.scan_log):
+    for extra in (inputs.echem, inputs.scan_log, inputs.temperature_log):
         if extra:
             hashes[Path(extra).name] = file_sha256(extra)
     return {"program": "phasetrace", "version": __version__,
@@ -294,6 +309,11 @@ def _write_tables(results: xr.Dataset, out: Path, config: Config) -> dict[str, P
     written["sequence.csv"] = write_text_atomic(out / "sequence.csv", tables.to_csv(table))
     written["sequence.md"] = write_text_atomic(out / "sequence.md", tables.to_markdown(table))
     written["sequence.tex"] = write_text_atomic(out / "sequence.tex", tables.to_latex(table))
+    from .transitions.evolution import EVOLUTION_KEY, evolution_table
+
+    evolution = evolution_table(json.loads(results.attrs.get("sequence_json", "{}")).get(EVOLUTION_KEY, []))
+    for ext, writer in (("csv", tables.to_csv), ("md", tables.to_markdown), ("tex", tables.to_latex)):
+        written[f"evolution.{ext}"] = write_text_atomic(out / f"evolution.{ext}", writer(evolution))
     return written
 
 
@@ -321,8 +341,10 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
     prepare_out_dir(out_dir)
     stack = load_stack(inputs)
     results = analyse_stack(stack, config=config, progress=progress)
-    results.attrs["provenance_json"] = json.dumps(_provenance(inputs, stack, config),
-                                                  ensure_ascii=False, default=_json_safe)
+    provenance = _provenance(inputs, stack, config)
+    if "calibration_json" in results.attrs:
+        provenance["calibration"] = json.loads(results.attrs["calibration_json"])
+    results.attrs["provenance_json"] = json.dumps(provenance, ensure_ascii=False, default=_json_safe)
     written = write_outputs(results, out_dir, config=config)
     return results, written
 

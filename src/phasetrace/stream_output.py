@@ -67,13 +67,14 @@ def _align(results: xr.Dataset, inputs: Any, two_theta: np.ndarray, wavelength: 
     from .pipeline import attach_echem_record
 
     echem = read_echem(inputs.echem) if inputs.echem else None
-    if echem is None and not inputs.scan_log:
+    if echem is None and not inputs.scan_log and not inputs.temperature_log:
         return results
     n = results.sizes[SCAN]
     coords = {c: results[c].values for c in _READER_COORDS if c in results.coords}
     skeleton = make_stack(two_theta[:5], np.zeros((n, 5)), np.ones((n, 5)), wavelength_A=wavelength[0],
                           coords=coords)
-    aligned = align(skeleton, echem, scan_log=inputs.scan_log or None, outside=inputs.echem_outside)
+    aligned = align(skeleton, echem, scan_log=inputs.scan_log or None, outside=inputs.echem_outside,
+                    temperature_log=inputs.temperature_log or None)
     new = {c: (SCAN, aligned[c].values, aligned[c].attrs) for c in aligned.coords
            if aligned[c].dims == (SCAN,) and c != SCAN}
     results = results.assign_coords(new)
@@ -106,9 +107,10 @@ def lattice_frame(results: xr.Dataset) -> Any:
     for c in ("zero_shift", "displacement", "rwp"):
         if c in results:
             data[c] = results[c].values[s].astype(float)
-    for c in ("voltage_V", "time_s", "temperature_K", "capacity_mAh_g", "file"):
-        if c in results.coords:
-            data[c] = results[c].values[s]
+    from .lattice.output import known_scan_coords
+
+    for c in known_scan_coords(results):
+        data[c] = results[c].values[s]
     return pd.DataFrame(data)
 
 

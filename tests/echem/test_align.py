@@ -103,7 +103,7 @@ def test_scans_outside_the_record(cycle_csv, make_stack_n):
                          time_end_s=[200.0, 20100.0])
     with pytest.raises(EchemError,
                        match=r"echem.csv: the echem record spans 0–11400 s but scan\(s\) late.xye"):
-        align(stack, cycle_csv)
+        align(stack, cycle_csv, outside="raise")
     with pytest.warns(AlignmentWarning, match="late.xye"):
         out = align(stack, cycle_csv, outside="nan")
     assert out["voltage_V"].values[0] == pytest.approx(3.0) and np.isnan(out["voltage_V"].values[1])
@@ -153,7 +153,7 @@ def test_real_coin_cell(shared, xye_stack):
     ndax = root / "Echem" / "cc8.ndax"
     # the first scan (19:05:59–19:06:56) was taken before the cycler started logging (19:08:11)
     with pytest.raises(EchemError, match=r"scan\(s\) 1355639_summed_mythen3.xye \(mid-time -103 s\)"):
-        align(stack, ndax, scan_log=log_path)
+        align(stack, ndax, scan_log=log_path, outside="raise")
     with pytest.warns(AlignmentWarning, match="1355639"):
         out = align(stack, ndax, scan_log=log_path, outside="nan")
     assert out["file"].values.tolist() == sorted(out["file"].values.tolist())

@@ -22,6 +22,12 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated reference phase names (e.g. P2,O3,P3,OP4) or 'auto' (default)")
     p.add_argument("--reference-dir", default=None, metavar="DIR",
                    help="extra CIFs (+ optional metadata) added to the library")
+    p.add_argument("--calibrate", default=None, metavar="PHASE",
+                   help="refine the wavelength (synchrotron) or zero/displacement (lab Kα) "
+                        "against a standard or cell part with a literature cell (e.g. Al, Si, LaB6)")
+    p.add_argument("--elements", default=None, metavar="LIST",
+                   help="restrict the automatic search to phases made of these elements "
+                        "(e.g. Li,Mn,O)")
     p.add_argument("--config", default=None, metavar="TOML", help="configuration file (TOML)")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="local parallelism (threads)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
@@ -46,8 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="cycler data: CSV, BioLogic .mpr/.mpt, Neware .ndax")
     p.add_argument("--scan-log", default=None, metavar="FILE",
                    help="CSV file,start_time_s,end_time_s on the clock of --echem")
-    p.add_argument("--echem-outside", choices=("raise", "nan"), default="raise",
-                   help="scans outside the cycler record: error (default) or NaN voltage + warning")
+    p.add_argument("--echem-outside", choices=("auto", "raise", "nan"), default="auto",
+                   help="scans outside the cycler record (pristine, rest): NaN voltage + warning, an "
+                        "error only when more than half are outside (auto, default); always an "
+                        "error (raise); always NaN (nan)")
+    p.add_argument("--temperature-log", default=None, metavar="FILE",
+                   help="CSV of time_s (or date-time) and temperature_K or temperature_C, aligned "
+                        "to the scans like the cycler record")
     p.add_argument("--material", default=None, help="material name for the publication table")
     p.add_argument("--chunk-scans", type=int, default=None, metavar="N",
                    help="process the stack out of core in chunks of N scans (automatic above "
@@ -77,6 +88,10 @@ def build_config(args: argparse.Namespace) -> Config:
         if not ref.is_dir():
             raise ConfigError(f"--reference-dir {ref}: not a folder")
         phases = replace(phases, reference_dir=str(ref))
+    if getattr(args, "calibrate", None):
+        phases = replace(phases, calibrate=args.calibrate.strip())
+    if getattr(args, "elements", None):
+        phases = replace(phases, elements=tuple(e.strip() for e in args.elements.split(",") if e.strip()))
     output = config.output
     output = replace(output, figures=output.figures and not args.no_figures,
                      report=output.report and not args.no_report,
@@ -125,12 +140,16 @@ def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out, args.input)
     inputs = RunInputs(input=args.input, echem=args.echem or "", scan_log=args.scan_log or "",
                        wavelength=args.wavelength or "",
-                       echem_outside=args.echem_outside)
+                       echem_outside=args.echem_outside,
+                       temperature_log=args.temperature_log or "")
     if args.chunk_scans is not None and args.chunk_scans < 1:
         raise ConfigError(f"--chunk-scans {args.chunk_scans}: expected a positive number of scans")
     if _use_chunks(args, inputs):
         from ..stream import DEFAULT_CHUNK_SCANS, analyse_chunked
 
+        if config.phases.calibrate:
+            raise ConfigError(f"--calibrate {config.phases.calibrate}: not available for chunked "
+                              "(out-of-core) runs; calibrate a short stack and pass --wavelength")
         results, written = analyse_chunked(
             inputs, args.out, config=config, chunk_scans=args.chunk_scans or DEFAULT_CHUNK_SCANS,
             jobs=args.jobs or 1, scheduler=args.scheduler, resume=args.resume,

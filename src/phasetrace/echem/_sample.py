@@ -11,6 +11,12 @@ from ..errors import AlignmentWarning, EchemError
 
 #: record variables sampled by interpolation (or window mean).
 CONTINUOUS = ("voltage_V", "capacity_mAh_g", "capacity_mAh")
+#: with ``outside="auto"``: the fraction of scans outside the record above which the clocks
+#: are taken to disagree (an error) rather than a pristine scan before the cycler started
+#: or a rest scan after it stopped (kept with NaN electrochemistry and a warning).  A
+#: scan log or header clock that is merely offset by a few scans' duration leaves most
+#: scans inside; one on another clock (other day, other time zone) leaves most outside.
+MOST_OUTSIDE = 0.5
 #: default shortest gap, s, and in median sampling intervals.
 MIN_GAP_S = 300.0
 GAP_INTERVALS = 10.0
@@ -75,7 +81,15 @@ def _outside(t: np.ndarray, mid: np.ndarray, names: list[str], outside: str,
     if outside == "raise":
         raise EchemError(message + "; check the clocks, or pass --echem-outside nan (align(..., outside='nan')) to keep those scans "
                          "without electrochemistry")
-    warnings.warn(message + "; their electrochemistry is NaN", AlignmentWarning, stacklevel=4)
+    if outside == "auto" and out.sum() > MOST_OUTSIDE * out.size:
+        raise EchemError(message + f" ({int(out.sum())} of {out.size} scans, more than half: the scan and "
+                         "cycler clocks disagree); check the clocks, or pass --echem-outside nan to keep "
+                         "those scans without electrochemistry")
+    before, after = int(np.sum(mid < t[0])), int(np.sum(mid > t[-1]))
+    kind = ", ".join(k for k, n in (("before the record starts (pristine)", before),
+                                    ("after it ends (rest)", after)) if n)
+    warnings.warn(message + f" ({kind}); they are kept with NaN voltage, capacity and current",
+                  AlignmentWarning, stacklevel=4)
     return out
 
 

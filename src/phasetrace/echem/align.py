@@ -28,9 +28,11 @@ Sampling choices (documented in ``attrs["echem_sampling"]``):
   scan; the mid-time value keeps sharp steps (e.g. the start of a rest) sharp.
 * ``current_mA``, ``cycle`` and ``direction`` are step quantities: they are
   the values of the last record at or before the mid-time, never interpolated.
-* A scan whose mid-time lies outside the record raises :class:`EchemError`
-  (``outside="raise"``) or gets NaN values, cycle 0 and direction ``""`` with a
-  warning (``outside="nan"``).
+* A scan whose mid-time lies outside the record (the pristine scan taken before
+  the cycler started, a rest scan after it stopped) gets NaN values, cycle 0 and
+  direction ``""`` with a warning naming it (``outside="auto"``, the default, and
+  ``"nan"``).  ``"auto"`` raises :class:`EchemError` when more than half of the
+  scans are outside (the clocks disagree); ``"raise"`` raises for any.
 * A *gap* in the record is an interval between consecutive records longer than
   ``max_gap_s`` (default: 10 median sampling intervals, at least 300 s).  A scan
   whose window overlaps a gap gets NaN voltage, capacity and current and
@@ -41,6 +43,7 @@ Sampling choices (documented in ``attrs["echem_sampling"]``):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -248,8 +251,9 @@ def align(
     *,
     scan_log: xr.Dataset | str | os.PathLike[str] | None = None,
     method: Literal["interp", "mean"] = "interp",
-    outside: Literal["raise", "nan"] = "raise",
+    outside: Literal["auto", "raise", "nan"] = "auto",
     max_gap_s: float | None = None,
+    temperature_log: xr.Dataset | str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Give every scan its time and, with an echem record, its electrochemistry.
 
@@ -264,11 +268,18 @@ def align(
     method : {"interp", "mean"}
         Voltage and capacity at the scan's mid-time (linear interpolation) or
         averaged over the scan window.
-    outside : {"raise", "nan"}
-        What to do with scans whose mid-time lies outside the echem record.
+    outside : {"auto", "raise", "nan"}
+        Scans whose mid-time lies outside the echem record: kept with NaN and a
+        warning, unless more than half are outside (error) (``"auto"``); always an
+        error (``"raise"``); always kept (``"nan"``).
     max_gap_s : float, optional
         Longest interval between records (s) that is not a gap; default 10
         median sampling intervals, at least 300 s.
+    temperature_log : xarray.Dataset or path, optional
+        From :func:`~phasetrace.echem.read_temperature_log` (or a file to read with it):
+        ``temperature_K`` of each scan at its mid-time, replacing header values and
+        scan-log columns (see :mod:`phasetrace.echem.temperature`).  Without it, a scan
+        log's ``temperature_K``/``temperature_C`` column replaces header values.
 
     Returns
     -------
@@ -283,7 +294,8 @@ def align(
     Raises
     ------
     EchemError
-        Scans outside the record (``outside="raise"``), a scan log that does
+        Scans outside the record (``outside="raise"``; more than half of them with
+        ``"auto"``), a scan log that does
         not match the stack, no way to time the scans, or unreadable files.
 
     Warns
@@ -310,8 +322,8 @@ def align(
     """
     if method not in ("interp", "mean"):
         raise EchemError(f"method={method!r}; expected 'interp' or 'mean'")
-    if outside not in ("raise", "nan"):
-        raise EchemError(f"outside={outside!r}; expected 'raise' or 'nan'")
+    if outside not in ("auto", "raise", "nan"):
+        raise EchemError(f"outside={outside!r}; expected 'auto', 'raise' or 'nan'")
     if "scan" not in stack.dims:
         raise SchemaError(f"stack: missing dimension 'scan'; got dims {tuple(stack.dims)}")
     record = _as_dataset(echem, read_echem)
@@ -348,7 +360,45 @@ def align(
             "echem_sampling": ("linear interpolation at mid-scan time" if method == "interp"
                                else "time average over the scan window")
             + "; current, cycle, direction: last record at or before mid-scan time"})
+    coords.update(_temperatures(stack, record, log, temperature_log, start, end, source, names,
+                                outside, attrs))
     logger.info("aligned %d scans (%s)", len(names), source)
     aligned = stack.assign_coords(coords)
     aligned.attrs = {**stack.attrs, **attrs}
     return aligned
+
+
+def _scan_origin(stack: xr.Dataset, record: xr.Dataset | None, log: xr.Dataset | None,
+                 source: str) -> dt.datetime | None:
+    """Absolute date-time of time 0 of the aligned scan times, or None when unknown."""
+    if record is not None:
+        text = record.attrs.get("start_datetime", "")
+        return parse_datetime(text, source=record.attrs.get("source_file", "")) if text else None
+    if log is not None and log.attrs.get("clock") == "datetime":
+        return parse_datetime(log.attrs["time_origin"], source=log.attrs.get("source_file", ""))
+    if source == "stack datetime_start":
+        return min(parse_datetime(t, source="stack datetime_start")
+                   for t in stack["datetime_start"].values.astype(str))
+    return None
+
+
+def _temperatures(stack: xr.Dataset, record: xr.Dataset | None, log: xr.Dataset | None,
+                  temperature_log, start: np.ndarray, end: np.ndarray, source: str,
+                  names: list[str], outside: str, attrs: dict) -> dict[str, tuple]:
+    """``temperature_K`` of each scan from a temperature log or scan-log column (else {})."""
+    units = {"units": "K"}
+    if temperature_log is not None:
+        from .temperature import log_clock_seconds, read_temperature_log, temperature_at
+
+        tlog = _as_dataset(temperature_log, read_temperature_log)
+        offset = float(record.attrs.get("time_offset_s", 0.0)) if record is not None else 0.0
+        mid = log_clock_seconds(tlog, 0.5 * (start + end),
+                                origin=_scan_origin(stack, record, log, source), offset_s=offset)
+        attrs["temperature_source"] = (f"temperature log {tlog.attrs.get('source_file', '')} "
+                                       "(linear interpolation at mid-scan time)")
+        return {"temperature_K": ("scan", temperature_at(tlog, mid, names, outside=outside), units)}
+    if log is not None and "temperature_K" in log and np.any(np.isfinite(log["temperature_K"].values)):
+        values = log["temperature_K"].values[match_scan_log(stack, log)]
+        attrs["temperature_source"] = f"scan log {log.attrs.get('source_file', '')}"
+        return {"temperature_K": ("scan", values.astype(float), units)}
+    return {}

@@ -12,7 +12,8 @@ Aliases: file (``file``, ``filename``, ``file_name``, ``scan_file``,
 ``pattern``), scan number (``scan_number``, ``scan``, ``scan_id``,
 ``scan_no``), start (``start_time_s``, ``start_s``, ``start_time``, ``start``,
 ``start_datetime``, ``datetime_start``) and end (same with ``end``).  A time
-column that is not numeric is read as date-times.
+column that is not numeric is read as date-times.  An optional ``temperature_K`` or
+``temperature_C`` column gives each scan's temperature (°C converted to K).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def read_scan_log(path: str | os.PathLike[str]) -> xr.Dataset:
         the log gives only numbers), ``scan_number`` (str, ``""`` when absent),
         ``start_time_s`` and ``end_time_s`` (s; for a log of date-times,
         seconds since its earliest start) and ``datetime_start`` /
-        ``datetime_end`` (ISO 8601, ``""`` for a log in seconds).  Attributes:
+        ``datetime_end`` (ISO 8601, ``""`` for a log in seconds), ``temperature_K``
+        (NaN without a temperature column).  Attributes:
         ``source_file``, ``clock`` (``"seconds"`` or ``"datetime"``) and
         ``time_origin`` (ISO 8601 of the earliest start, or ``""``).
 
@@ -119,12 +121,18 @@ def read_scan_log(path: str | os.PathLike[str]) -> xr.Dataset:
                          "(or have no time); expected end_time >= start_time")
     names = frame[file_col].str.strip().to_numpy(dtype=str) if file_col else np.full(len(frame), "")
     numbers = frame[num_col].str.strip().to_numpy(dtype=str) if num_col else np.full(len(frame), "")
+    from .temperature import log_temperature_K
+
+    temperature = log_temperature_K(frame, path)
+    if temperature is None:
+        temperature = np.full(len(frame), np.nan)
     logger.debug("%s: %d scans, clock %s", path, len(frame), "datetime" if origin else "seconds")
     return xr.Dataset(
         {"file": ("scan", names), "scan_number": ("scan", numbers),
          "start_time_s": ("scan", start, {"units": "s"}), "end_time_s": ("scan", end, {"units": "s"}),
          "datetime_start": ("scan", np.asarray(iso_start, dtype=str)),
-         "datetime_end": ("scan", np.asarray(iso_end, dtype=str))},
+         "datetime_end": ("scan", np.asarray(iso_end, dtype=str)),
+         "temperature_K": ("scan", temperature, {"units": "K"})},
         attrs={"source_file": str(path), "clock": "datetime" if origin else "seconds",
                "time_origin": origin},
     )

@@ -165,6 +165,13 @@ def _units(ds: xr.Dataset) -> None:
         ds[name].attrs["units"] = "Å^3"
 
 
+def known_scan_coords(result: xr.Dataset) -> list[str]:
+    """Scan coordinates of lattice.csv: ``temperature_K, voltage_V, capacity_mAh_g, time_s``
+    where finite for some scan, and ``file``."""
+    return [c for c in ("temperature_K", "voltage_V", "capacity_mAh_g", "time_s", "file")
+            if c in result.coords and (c == "file" or np.isfinite(result[c].values).any())]
+
+
 def lattice_table(result: xr.Dataset):
     """One row per (scan, phase present) with the ``lattice.csv`` columns, then more.
 
@@ -181,7 +188,8 @@ def lattice_table(result: xr.Dataset):
         volume_fraction, esd_fraction, esd_volume_fraction, fit_status`` (name of the
         :class:`phasetrace.refine.RefineStatus`; cells and fractions are NaN unless
         ``converged``), ``is_cell_component``, ``zero_shift``, ``displacement``, ``rwp`` and
-        the scan coordinates present.
+        the scan coordinates known (``temperature_K``, ``voltage_V``, ``capacity_mAh_g``,
+        ``time_s`` where finite for some scan; ``file``).
     """
     import pandas as pd
 
@@ -195,8 +203,7 @@ def lattice_table(result: xr.Dataset):
     cell_comp = result["is_cell_component"].values
     scan_ids = result[SCAN].values
     status = result["fit_status"].values if "fit_status" in result else np.zeros(present.shape, int)
-    scan_coords = [c for c in ("voltage_V", "time_s", "temperature_K", "capacity_mAh_g", "file")
-                   if c in result.coords]
+    scan_coords = known_scan_coords(result)
     per_scan = [c for c in ("zero_shift", "displacement", "rwp") if c in result]
     for s, j in zip(*np.nonzero(present)):
         row: dict[str, Any] = {"scan": int(scan_ids[s]), "phase": str(labels[j])}

@@ -1,7 +1,8 @@
 """Unit-cell arithmetic: free parameters per crystal system, metric tensors, d-spacings.
 
 A *cell* is the tuple ``(a, b, c, alpha, beta, gamma)`` in Å and degrees.  Each crystal system
-has a vector of *free parameters* (``cubic: a``; ``hexagonal: a, c``; ``orthorhombic: a, b, c``;
+has a vector of *free parameters* (``cubic: a``; ``hexagonal: a, c``; ``tetragonal: a, c``;
+``orthorhombic: a, b, c``;
 ``monoclinic: a, b, c, beta``, unique axis b) from which the full cell follows.  The
 d-spacing of reflection ``(h, k, l)`` is ``1/d² = hᵀ G* h`` with ``G*`` the reciprocal metric
 tensor, written as six coefficients ``(A11, A22, A33, A12, A13, A23)`` so that
@@ -17,12 +18,13 @@ from ..errors import PhaseLibraryError
 __all__ = ["CRYSTAL_SYSTEMS", "FREE_PARAMS", "cell_from_free", "free_from_cell",
            "reciprocal_metric", "metric_from_free", "d_spacing", "cell_volume", "interlayer_spacing"]
 
-CRYSTAL_SYSTEMS = ("cubic", "hexagonal", "orthorhombic", "monoclinic", "triclinic")
+CRYSTAL_SYSTEMS = ("cubic", "hexagonal", "tetragonal", "orthorhombic", "monoclinic", "triclinic")
 
 #: names of the free cell parameters of each crystal system, in order.
 FREE_PARAMS: dict[str, tuple[str, ...]] = {
     "cubic": ("a",),
     "hexagonal": ("a", "c"),
+    "tetragonal": ("a", "c"),
     "orthorhombic": ("a", "b", "c"),
     "monoclinic": ("a", "b", "c", "beta"),
     "triclinic": ("a", "b", "c", "alpha", "beta", "gamma"),
@@ -61,6 +63,9 @@ def cell_from_free(system: str, free: np.ndarray) -> np.ndarray:
         out[..., 0] = out[..., 1] = f[..., 0]
         out[..., 2] = f[..., 1]
         out[..., 5] = 120.0
+    elif system == "tetragonal":
+        out[..., 0] = out[..., 1] = f[..., 0]
+        out[..., 2] = f[..., 1]
     elif system == "orthorhombic":
         out[..., :3] = f[..., :3]
     elif system == "monoclinic":
@@ -88,6 +93,9 @@ def metric_from_free(system: str, free: np.ndarray) -> np.ndarray:
     elif system == "hexagonal":
         out[..., 0] = out[..., 1] = 4.0 / (3.0 * f[..., 0] ** 2)
         out[..., 3] = 2.0 / (3.0 * f[..., 0] ** 2)
+        out[..., 2] = 1.0 / f[..., 1] ** 2
+    elif system == "tetragonal":
+        out[..., 0] = out[..., 1] = 1.0 / f[..., 0] ** 2
         out[..., 2] = 1.0 / f[..., 1] ** 2
     elif system == "orthorhombic":
         out[..., :3] = 1.0 / f[..., :3] ** 2

@@ -354,7 +354,7 @@ def _next_phase(library, matches, remaining, explained, u, total, *, min_score, 
             continue  # a distorted variant must fit clearly better than its parent
         new = m.matched & ~explained
         gain = float(u[new].sum() / total)
-        n_needed = 2 if phase.crystal_system in ("cubic", "hexagonal") else 3
+        n_needed = 2 if phase.crystal_system in ("cubic", "hexagonal", "tetragonal") else 3
         threshold, needed_gain = forced.get(label, min_score), min_gain
         if phase.user_named:   # held near its CIF cell: may be a minor phase
             threshold, needed_gain = min(threshold, named_score), 0.5 * min_gain

@@ -15,22 +15,24 @@ import functools
 import logging
 import math
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import PhaseLibraryError
-from .cell import FREE_PARAMS, cell_from_free, d_spacing, free_from_cell
+from .cell import FREE_PARAMS, d_spacing, free_from_cell
+from .reflections import B_ISO_A2, build_reflections
+from .cif import cif_value as _cif_value
+from .cif import parse_structure as _parse_structure
+from .cif import symmetrised as _symmetrised
+from .cif import system_of as _system_of
 
 __all__ = ["ReferencePhase", "load_library", "library_dir", "known_phases", "read_cif_phase",
            "twin"]
 
 logger = logging.getLogger(__name__)
 
-#: isotropic displacement parameter used for all atoms, Å².
-B_ISO_A2 = 1.0
 #: default relative lattice range (±) of a phase without metadata.
 DEFAULT_RANGE_REL = 0.03
 #: relative range of cell lengths, and range of angles (degrees), of a user-named CIF phase.
@@ -38,6 +40,7 @@ NAMED_RANGE_REL = 0.01
 NAMED_RANGE_DEG = 1.0
 #: longest explicit list whose CIF phases count as named (a longer one is a candidate set).
 MAX_NAMED = 4
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +77,10 @@ class ReferencePhase:
         Path of the CIF and the provenance line it carries.
     aliases : tuple of str
         Other accepted names.
+    elements : tuple of str
+        Chemical elements of the structure (sorted symbols), for ``elements=`` restrictions.
+    symmetrised_from_p1 : bool
+        The CIF was written in P1 and its symmetry was found (and used) by spglib.
     user_named : bool
         Named explicitly by the user (in a list of at most ``MAX_NAMED`` phases, i.e. a
         statement that they are there rather than a candidate set) with their own
@@ -102,6 +109,8 @@ class ReferencePhase:
     cell_mass: float = math.nan
     source: str = ""
     aliases: tuple[str, ...] = ()
+    elements: tuple[str, ...] = ()
+    symmetrised_from_p1: bool = False
     user_named: bool = False
     hkl: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), int), repr=False)
     mult_f2: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -196,77 +205,6 @@ class ReferencePhase:
 
 
 # ----------------------------------------------------------------------------------------
-# reflection lists
-# ----------------------------------------------------------------------------------------
-def _scattering_factors(symbols: list[str], s: np.ndarray) -> np.ndarray:
-    """Atomic scattering factors f(s), shape (n_symbols, n_s), s = sinθ/λ in Å⁻¹."""
-    from pymatgen.analysis.diffraction.xrd import ATOMIC_SCATTERING_PARAMS
-    from pymatgen.core import Element
-
-    out = np.empty((len(symbols), s.size))
-    for i, sym in enumerate(symbols):
-        coeffs = np.array(ATOMIC_SCATTERING_PARAMS[sym])
-        z = Element(sym).Z
-        out[i] = z - 41.78214 * s**2 * np.sum(
-            coeffs[:, 0, None] * np.exp(-coeffs[:, 1, None] * s**2), axis=0)
-    return out
-
-
-def _perturbed_cells(system: str, cell: np.ndarray) -> list[np.ndarray]:
-    """Two cells of the same crystal system with generic (non-special) parameters."""
-    free = free_from_cell(system, cell)
-    out = []
-    for factors in ((1.0137, 0.9871, 1.0213, 1.0071, 0.9931, 1.0111),
-                    (0.9823, 1.0161, 0.9779, 0.9913, 1.0087, 0.9947)):
-        out.append(cell_from_free(system, free * np.array(factors[: free.size])))
-    return out
-
-
-def build_reflections(structure, system: str, d_min_A: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merged reflection groups of a pymatgen Structure down to ``d_min_A``.
-
-    Returns
-    -------
-    hkl : ndarray of int, shape (n, 3)
-    mult_f2 : ndarray, shape (n,)
-        Σ |F|² over each group (electrons²), extinct groups removed.
-    """
-    cell = np.array([*structure.lattice.abc, *structure.lattice.angles])
-    lim = [int(np.ceil(x / d_min_A)) + 1 for x in structure.lattice.abc]
-    grid = np.mgrid[-lim[0]:lim[0] + 1, -lim[1]:lim[1] + 1, -lim[2]:lim[2] + 1].reshape(3, -1).T
-    grid = grid[np.any(grid != 0, axis=1)]
-    d = d_spacing(cell, grid)
-    grid, d = grid[d >= d_min_A], d[d >= d_min_A]
-    symbols, occ, frac = [], [], []
-    for site in structure:
-        for sp, o in site.species.items():
-            symbols.append(sp.symbol)
-            occ.append(o)
-            frac.append(site.frac_coords)
-    uniq = sorted(set(symbols))
-    f = _scattering_factors(uniq, 1.0 / (2.0 * d))
-    fi = f[[uniq.index(s) for s in symbols]] * np.asarray(occ)[:, None]
-    phase = np.exp(2j * np.pi * (np.asarray(frac) @ grid.T))
-    f2 = np.abs(np.sum(fi * phase, axis=0)) ** 2
-    keys = np.stack([1.0 / d**2] + [1.0 / d_spacing(p, grid) ** 2
-                                     for p in _perturbed_cells(system, cell)], axis=1)
-    keys = np.round(keys / keys.max(axis=0) * 1e9).astype(np.int64)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    n = inverse.max() + 1
-    summed = np.bincount(inverse, weights=f2, minlength=n)
-    # representative: the member with the most non-negative indices, then largest h, k, l
-    score = (grid >= 0).sum(axis=1) * 1e6 + grid[:, 0] * 1e4 + grid[:, 1] * 1e2 + grid[:, 2]
-    order = np.lexsort((-score, inverse))
-    first = np.ones(order.size, bool)
-    first[1:] = inverse[order][1:] != inverse[order][:-1]
-    rep = np.empty(n, dtype=np.int64)
-    rep[inverse[order][first]] = order[first]
-    keep = summed > 1e-6 * summed.max()
-    return grid[rep[keep]].astype(int), summed[keep]
-
-
-# ----------------------------------------------------------------------------------------
 # library
 # ----------------------------------------------------------------------------------------
 def library_dir() -> Path:
@@ -295,41 +233,18 @@ def _read_index(folder: Path) -> dict[str, dict]:
                                 "[label] with family, crystal_system, z_fu, range_*") from err
 
 
-def _parse_structure(path: Path):
-    from pymatgen.io.cif import CifParser
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structures = CifParser(str(path)).parse_structures(primitive=False)
-        if not structures:
-            raise ValueError("no structure in file")
-        return structures[0]
-    except Exception as err:  # pymatgen raises many types for broken CIFs
-        raise PhaseLibraryError(
-            f"{path}: broken CIF ({type(err).__name__}: {err}); expected a CIF with cell, "
-            "symmetry and atom sites") from err
-
-
-def _cif_value(path: Path, key: str) -> str:
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith(key):
-            return line[len(key):].strip().strip("'\"")
-    return ""
-
-
-def _system_of(structure) -> str:
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    system = SpacegroupAnalyzer(structure, symprec=0.01).get_crystal_system()
-    return {"trigonal": "hexagonal", "tetragonal": "orthorhombic"}.get(system, system)
-
-
 @functools.lru_cache(maxsize=64)
 def _load_phase(path_str: str, mtime: float, meta_items: tuple, d_min_A: float) -> ReferencePhase:
     path = Path(path_str)
     meta = dict(meta_items)
     s = _parse_structure(path)
+    space_group = _cif_value(path, "_symmetry_space_group_name_H-M") or _cif_value(
+        path, "_space_group_name_H-M_alt")
+    # a P1 CIF is symmetrised unless its index entry says how to refine it (the built-in
+    # OP4/OP2 intergrowth models are deliberate P1 listings refined as hexagonal)
+    found = None if meta.get("crystal_system") else _symmetrised(path, s)
+    if found is not None:
+        s, space_group = found
     cell = (*s.lattice.abc, *s.lattice.angles)
     system = meta.get("crystal_system") or _system_of(s)
     if system not in FREE_PARAMS:
@@ -347,14 +262,15 @@ def _load_phase(path_str: str, mtime: float, meta_items: tuple, d_min_A: float) 
     return ReferencePhase(
         label=meta.get("label", path.stem), family=meta.get("family", "other"),
         crystal_system=system, cell=tuple(float(x) for x in cell),
-        space_group=_cif_value(path, "_symmetry_space_group_name_H-M") or _cif_value(
-            path, "_space_group_name_H-M_alt"),
+        space_group=space_group,
         z_fu=float(z_fu), n_slabs=int(meta.get("n_slabs", 0)), parent=meta.get("parent", ""),
         is_cell_component=bool(meta.get("is_cell_component", False)), lattice_range=ranges,
         min_distortion=float(meta.get("min_distortion", 0.0)),
         cell_mass=float(s.composition.weight),
         source=f"{path}: {_cif_value(path, '_phasetrace_source')}",
-        aliases=tuple(meta.get("aliases", ())), hkl=hkl, mult_f2=mf2)
+        aliases=tuple(meta.get("aliases", ())), hkl=hkl, mult_f2=mf2,
+        elements=tuple(sorted({el.symbol for el in s.composition.elements})),
+        symmetrised_from_p1=found is not None)
 
 
 def _entries(reference_dir: str | Path | None) -> dict[str, tuple[Path, dict]]:
@@ -401,6 +317,7 @@ def load_library(
     reference_dir: str | Path | None = None,
     cell_components: bool = True,
     d_min_A: float = 0.75,
+    elements: tuple[str, ...] | list[str] = (),
 ) -> list[ReferencePhase]:
     """Load reference phases with their reflection lists (computed once, cached).
 
@@ -413,9 +330,18 @@ def load_library(
         Extra CIFs (``X.cif`` → phase ``X``) with an optional ``index.toml`` of metadata;
         they override built-in phases of the same label.
     cell_components : bool
-        Add the cell components of the library (Al, Be, Na, NaF) to an explicit list.
+        Add the cell components of the library (Al, Be, Na, NaF, Cu) to an explicit list.
+        Phases marked ``on_request`` in ``index.toml`` (standards such as Si, LaB6; Fe, Li,
+        graphite) are loaded only when named.
     d_min_A : float
         Smallest d-spacing of the reflection lists, Å (default 0.75 Å).
+    elements : sequence of str
+        With ``names="auto"``: keep only phases compatible with these elements
+        (:mod:`phasetrace.phases.chemistry`); an explicit list is taken as given.
+
+    A name repeated in an explicit list asks for another instance of that phase
+    (:func:`twin`): ``["S", "S"]`` gives ``S`` and ``S#2``, two coexisting spinels with
+    their own cells.
 
     Returns
     -------
@@ -434,8 +360,9 @@ def load_library(
     entries = _entries(reference_dir)
     if isinstance(names, str) and names.strip().lower() != "auto":
         names = [n for n in names.split(",") if n.strip()]
+    n_named = 0
     if isinstance(names, str):
-        labels = list(entries)
+        labels = [k for k, (_, m) in entries.items() if not m.get("on_request")]
     else:
         lookup = known_phases(reference_dir=reference_dir)
         labels = []
@@ -444,14 +371,15 @@ def load_library(
             if key not in lookup:
                 raise PhaseLibraryError(
                     f"unknown phase {name!r}; known phases: {', '.join(sorted(entries))}")
-            if lookup[key] not in labels:
-                labels.append(lookup[key])
+            labels.append(lookup[key])
+        n_named = len(labels)
         if cell_components:
             labels += [k for k, (_, m) in entries.items()
-                       if m.get("is_cell_component") and k not in labels]
+                       if m.get("is_cell_component") and not m.get("on_request") and k not in labels]
     out = []
-    for label in labels:
+    for i, label in enumerate(labels):
         path, meta = entries[label]
+        instance = labels[:i].count(label) + 1
         items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in meta.items()))
         phase = _load_phase(str(path), path.stat().st_mtime, items, float(d_min_A))
         named = (not isinstance(names, str) and len(names) <= MAX_NAMED
@@ -459,7 +387,16 @@ def load_library(
                  and path.parent.resolve() == Path(reference_dir).resolve()
                  and not any(k.startswith("range_") for k in meta)
                  and phase.crystal_system in ("monoclinic", "triclinic"))
-        out.append(_named(phase) if named and not phase.is_cell_component else phase)
+        phase = _named(phase) if named and not phase.is_cell_component else phase
+        out.append(phase if instance == 1 else twin(phase, f"{label}#{instance}"))
+        if instance == 1 and (isinstance(names, str) or i >= n_named):
+            # a cell part met at several places along the beam (the two walls of a coin cell)
+            # gives displaced copies of its pattern: index key `instances`
+            out += [twin(phase, f"{label}#{k}") for k in range(2, int(meta.get("instances", 1)) + 1)]
+    if isinstance(names, str) and elements:
+        from .chemistry import restrict
+
+        out = restrict(out, tuple(elements))
     return out
 
 
@@ -487,6 +424,7 @@ def read_cif_phase(path: str | Path, *, label: str | None = None, d_min_A: float
 
 
 def twin(phase: ReferencePhase, label: str | None = None) -> ReferencePhase:
-    """A second instance of ``phase`` (label ``X-2`` by default) for two coexisting variants
+    """A second instance of ``phase`` (label ``X-2`` by default; ``load_library`` names
+    repeated entries ``X#2``, ``X#3``...) for two coexisting variants
     of one structure with different cells (e.g. the two cubic spinels of a two-phase region)."""
     return dataclasses.replace(phase, label=label or f"{phase.label}-2", aliases=())

@@ -1,0 +1,63 @@
+"""CuCr2O4 cooling/heating series (APS 11-BM, temperature in each FXYE header): the
+orthorhombic → tetragonal transition on warming, reported against temperature.
+
+Suchomel, Shoemaker & Ribaud, Phys. Rev. B 86, 054406 (2012): CuCr2O4 is orthorhombic
+(Fddd) at low temperature and b, c converge on warming; in these 17 scans (6.8–288.7 K) the
+distortion vanishes between the scans at 111.4 K and 122.7 K.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
+DATA = SHARED / "data" / "gsas2_seqtut_cucr2o4"
+
+
+@pytest.fixture(scope="module")
+def cucr2o4_run(tmp_path_factory):
+    from phasetrace.cli.main import main
+
+    if not DATA.exists():
+        pytest.skip(f"{DATA} not available")
+    out = tmp_path_factory.mktemp("cucr2o4") / "out"
+    argv = ["analyse", str(DATA), "--reference-dir", str(DATA), "--phases", "CuCr2O4,CuO",
+            "--out", str(out), "--no-figures", "--no-report"]
+    assert main(argv) == 0
+    return out
+
+
+def _header_temperatures():
+    temps = {}
+    for path in sorted(DATA.glob("*.fxye")):
+        line = next(l for l in path.open() if "Temp (K)" in l)
+        temps[path.name] = float(re.split("=", line)[1])
+    return temps
+
+
+def test_lattice_csv_has_header_temperatures(cucr2o4_run):
+    rows = list(csv.DictReader((cucr2o4_run / "lattice.csv").open()))
+    assert "temperature_K" in rows[0]
+    temps = _header_temperatures()
+    for r in rows:
+        assert float(r["temperature_K"]) == pytest.approx(temps[r["file"]])
+
+
+def test_transition_between_111_and_123_K(cucr2o4_run):
+    seq = json.loads((cucr2o4_run / "sequence.json").read_text())
+    assert seq["x"] == "temperature_K"
+    distortion = [t for t in seq["transitions"] if t["from"] == ["CuCr2O4"] and t["to"] == ["CuCr2O4"]]
+    assert len(distortion) == 1
+    t = distortion[0]
+    assert t["temperature_start"] == pytest.approx(111.43, abs=0.01)
+    assert t["temperature_end"] == pytest.approx(122.73, abs=0.01)
+    assert t["direction"] == "heating"
+    evolution = {e["phase"]: e for e in seq["phase_evolution"]}
+    assert "CuCr2O4" in evolution
