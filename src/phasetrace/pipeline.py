@@ -254,7 +254,7 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
     """Write the contract outputs (and figures/report) into ``out_dir``.
 
     Files: ``sequence.json``, ``lattice.csv``, ``results.nc``, ``sequence.csv``,
-    ``sequence.md``, ``sequence.tex``, ``figures/*`` and ``report.html``.
+    ``sequence.md``, ``sequence.tex``, ``figures/*``, ``report.html`` and ``viewer.html``.
     Every file is written atomically; other files in ``out_dir`` are untouched.
     """
     config = config or Config()
@@ -279,9 +279,11 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
             written[f"figures/{path.name}"] = path
         pngs = [p for p in paths if p.suffix == ".png"]
     if config.output.report:
-        from .report import write_html
+        from .report import try_write_viewer, write_html
 
-        written["report.html"] = write_html(results, out / "report.html", figures=pngs)
+        written.update(try_write_viewer(results, out))  # interactive viewer.html beside the report
+        written["report.html"] = write_html(results, out / "report.html", figures=pngs,
+                                            viewer="viewer.html" in written)
     return written
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -122,17 +123,28 @@ def hkl_positions(
     return hkl[first], tt[first]
 
 
-def _library_reflections(label: str, cell: tuple[float, ...], wavelength_A: float,
-                         two_theta_range: tuple[float, float]) -> Any:
+@lru_cache(maxsize=64)
+def _library_phase(label: str) -> Any:
+    """The library's phase of this label (loaded once per process), or None."""
     try:
         from ..phases import load_library  # type: ignore[attr-defined]
     except ImportError:
         return None
     try:
         phases = [p for p in load_library([label], cell_components=False) if p.label == label]
-        if not phases:
-            return None
-        return phases[0].reflections(np.asarray(cell, dtype=float), wavelength_A, two_theta_range)
+    except Exception as err:  # noqa: BLE001 - the library is optional for drawing ticks
+        logger.debug("phase library does not know %s (%s)", label, err)
+        return None
+    return phases[0] if phases else None
+
+
+def _library_reflections(label: str, cell: tuple[float, ...], wavelength_A: float,
+                         two_theta_range: tuple[float, float]) -> Any:
+    phase = _library_phase(label)
+    if phase is None:
+        return None
+    try:
+        return phase.reflections(np.asarray(cell, dtype=float), wavelength_A, two_theta_range)
     except Exception as err:  # noqa: BLE001 - the library is optional for drawing ticks
         logger.debug("phase library has no reflections for %s (%s); computing ticks", label, err)
         return None
