@@ -64,6 +64,13 @@ def _stage(progress: Progress, name: str, i: int, n: int) -> None:
         progress(name, i, n)
 
 
+def _per_scan(progress: Progress, name: str) -> Callable[[int, int], None] | bool:
+    """A step's per-scan hook ``(done, n_scans)`` reporting to ``progress(name, done, n_scans)``."""
+    if progress is None:
+        return False
+    return lambda done, total: progress(name, done, total)
+
+
 def load_stack(inputs: RunInputs) -> xr.Dataset:
     """Read the patterns and align them with the electrochemistry.
 
@@ -145,7 +152,8 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     # The phase search works on the whole pattern (its own peak search + Pawley
     # refinement); on the shared cases it is more reliable than seeding it with the
     # independent peak fits, which are kept as their own product in results.nc.
-    phases = analyse_phases(stack, library=_library(config), background=background)
+    phases = analyse_phases(stack, library=_library(config), background=background,
+                            progress=_per_scan(progress, "phase identification and lattice refinement"))
     stack = _adopt_detected_kalpha2(stack, phases)
     results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
     results.attrs["kalpha2_detected"] = str(phases.attrs.get("kalpha2_detected", ""))
@@ -158,7 +166,8 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
         from .peaks import fit_stack
 
         peaks = fit_stack(stack, peaks="auto", profile=config.peaks.profile,
-                          background=background, errors="ignore")
+                          background=background, errors="ignore",
+                          progress=_per_scan(progress, "peak fitting"))
         for name in peaks.data_vars:
             if "peak" in peaks[name].dims:
                 results[RESULT_PEAK_PREFIX + name] = peaks[name]

@@ -266,6 +266,14 @@ def options(results: xr.Dataset) -> dict[str, Any]:
     return _json_attr(results, "options_json")
 
 
+def reference_dir(results: xr.Dataset) -> str | None:
+    """The run's ``--reference-dir`` (from ``options_json``) when it still exists, else None."""
+    from pathlib import Path
+
+    value = (options(results).get("phases") or {}).get("reference_dir")
+    return str(value) if value and Path(str(value)).is_dir() else None
+
+
 def stage_phases(entry: dict[str, Any], key: str = "phases") -> list[str]:
     """Phase list of a stage/transition entry; accepts a list or an ``"A/B"`` string."""
     value = entry.get(key, [])

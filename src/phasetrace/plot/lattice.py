@@ -17,7 +17,7 @@ from ._style import COLUMN_IN, PAGE_IN, phase_color, phase_marker, style
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["lattice", "fractions", "lattice_panels"]
+__all__ = ["lattice", "fractions", "lattice_panels", "panel_values"]
 
 _LABELS = {
     "a": "a (Å)", "b": "b (Å)", "c": "c (Å)", "b,c": "b, c (Å)",
@@ -64,6 +64,12 @@ def _values(results: xr.Dataset, quantity: str, label: str) -> tuple[np.ndarray,
     if err is None:
         err = np.full(v.shape, np.nan)
     return v, err
+
+
+def panel_values(results: xr.Dataset, quantity: str, label: str
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, esd) of one phase in a panel of :func:`lattice_panels` (strain in %)."""
+    return _values(results, quantity, label)
 
 
 def _wanted(results: xr.Dataset, quantity: str, label: str) -> bool:

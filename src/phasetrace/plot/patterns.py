@@ -44,11 +44,12 @@ def _present_at(results: xr.Dataset, position: int, *, cells: bool) -> list[str]
 
 
 def _draw_ticks(ax: Axes, rows: list[tuple[str, tuple[float, ...], str]], wl: float,
-                tt_range: tuple[float, float], axis: str, flags: dict[str, bool]) -> int:
+                tt_range: tuple[float, float], axis: str, flags: dict[str, bool],
+                reference_dir: str | None = None) -> int:
     """One row of tick marks per (phase, cell, note); returns the number of ticks drawn."""
     drawn = 0
     for k, (label, cell, note) in enumerate(rows):
-        _, tt, inten = reflection_ticks(label, cell, wl, tt_range)
+        _, tt, inten = reflection_ticks(label, cell, wl, tt_range, reference_dir=reference_dir)
         if tt.size == 0:
             continue
         pos, _, _ = _data.pattern_axis(tt, axis, wl)
@@ -188,7 +189,7 @@ def waterfall(
         if tax is not None:
             tt = np.asarray(results["two_theta"].values, float)[sel]
             _draw_ticks(tax, rows, _data.wavelength(results), (float(tt.min()), float(tt.max())),
-                        axis, _data.is_cell(results))
+                        axis, _data.is_cell(results), _data.reference_dir(results))
             ax.tick_params(labelbottom=False)
         (tax or ax).set_xlabel(xlabel)
     return fig
@@ -291,7 +292,8 @@ def fit(
         if rows:
             tt = np.asarray(results["two_theta"].values, float)[sel]
             _draw_ticks(axes[1], rows, _data.wavelength(results),
-                        (float(tt.min()), float(tt.max())), axis, _data.is_cell(results))
+                        (float(tt.min()), float(tt.max())), axis, _data.is_cell(results),
+                        _data.reference_dir(results))
             ax.tick_params(labelbottom=False)
         axes[-1].set_xlabel(xlabel)
     return fig

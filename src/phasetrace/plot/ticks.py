@@ -124,14 +124,15 @@ def hkl_positions(
 
 
 @lru_cache(maxsize=64)
-def _library_phase(label: str) -> Any:
+def _library_phase(label: str, reference_dir: str | None = None) -> Any:
     """The library's phase of this label (loaded once per process), or None."""
     try:
         from ..phases import load_library  # type: ignore[attr-defined]
     except ImportError:
         return None
     try:
-        phases = [p for p in load_library([label], cell_components=False) if p.label == label]
+        phases = [p for p in load_library([label], reference_dir=reference_dir or None,
+                                          cell_components=False) if p.label == label]
     except Exception as err:  # noqa: BLE001 - the library is optional for drawing ticks
         logger.debug("phase library does not know %s (%s)", label, err)
         return None
@@ -139,8 +140,10 @@ def _library_phase(label: str) -> Any:
 
 
 def _library_reflections(label: str, cell: tuple[float, ...], wavelength_A: float,
-                         two_theta_range: tuple[float, float]) -> Any:
-    phase = _library_phase(label)
+                         two_theta_range: tuple[float, float], reference_dir: str | None = None) -> Any:
+    phase = _library_phase(label, reference_dir)
+    if phase is None and reference_dir:
+        phase = _library_phase(label, None)
     if phase is None:
         return None
     try:
@@ -157,6 +160,7 @@ def reflection_ticks(
     two_theta_range: tuple[float, float],
     *,
     use_library: bool = True,
+    reference_dir: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tick positions of a phase: ``(hkl (n, 3), two_theta (n,) deg, intensity (n,))``.
 
@@ -172,6 +176,9 @@ def reflection_ticks(
         2θ limits, degrees.
     use_library : bool
         Ask :func:`phasetrace.phases.load_library` first (intensities known).
+    reference_dir : str, optional
+        The run's ``--reference-dir``: user phases (CIFs) are found there, so
+        their ticks follow their space group.
 
     Returns
     -------
@@ -179,7 +186,7 @@ def reflection_ticks(
         Miller indices, positions (deg) and relative intensities (1 when unknown).
     """
     if use_library:
-        found = _library_reflections(label, cell, wavelength_A, two_theta_range)
+        found = _library_reflections(label, cell, wavelength_A, two_theta_range, reference_dir)
         if found is not None:
             hkl, tt, inten = (np.asarray(v) for v in found)
             return hkl, tt.astype(float), inten.astype(float)

@@ -90,36 +90,23 @@ SCRIPT = r"""
   Plotly.newPlot('map', mapTraces, mapLayout, {responsive: true, displaylogo: false});
 
   // ---- lattice, volume, fractions and R_wp on one shared x axis ----
-  function differs(p, q) {
-    if (!p[q] || !p.a) return false;
-    for (var i = 0; i < n; i++) if (fin(p[q][i]) && fin(p.a[i]) && Math.abs(p[q][i] - p.a[i]) / p.a[i] > 1e-3) return true;
-    return false;
-  }
-  var rows = [];
-  function add(key, label, list) { if (list.length) rows.push({key: key, label: label, phases: list}); }
-  var el = phases.filter(function (p) { return !p.cell; });
-  add('a', 'a (Å)', el.filter(function (p) { return p.a; }));
-  add('b', 'b (Å)', el.filter(function (p) { return differs(p, 'b'); }));
-  add('c', 'c (Å)', el.filter(function (p) { return !p.interlayer_d && differs(p, 'c'); }));
-  add('interlayer_d', 'd interlayer (Å)', el.filter(function (p) { return p.interlayer_d; }));
-  add('volume_per_fu', 'V per f.u. (Å³)', el.filter(function (p) { return p.volume_per_fu; }));
-  add('fraction', 'fraction', el.filter(function (p) { return p.fraction; }));
+  var rows = D.panels;
   var latTraces = [], latLayout = {margin: {l: 70, r: 20, t: 20, b: 45}, hovermode: 'closest',
     legend: {orientation: 'h', y: 1.04}, shapes: []};
-  var nrow = rows.length + 1, gap = 0.025, h = (1 - gap * (nrow - 1)) / nrow;
+  var nrow = rows.length + 1, gap = 0.02, h = (1 - gap * (nrow - 1)) / nrow;
   function dom(k) { var top = 1 - k * (h + gap); return [top - h, top]; }
   var seen = {};
   rows.forEach(function (rw, k) {
     var ya = k ? 'y' + (k + 1) : 'y';
-    latLayout[k ? 'yaxis' + (k + 1) : 'yaxis'] = {domain: dom(k), title: {text: rw.label, font: {size: 11}}};
-    rw.phases.forEach(function (p) {
-      var esd = p['esd_' + rw.key];
-      latTraces.push({type: 'scatter', mode: 'lines+markers', x: nanToNull(axisVals), y: nanToNull(p[rw.key]),
-        yaxis: ya, xaxis: 'x', name: p.label, legendgroup: p.label, showlegend: !seen[p.label],
-        marker: {size: 4, color: p.color}, line: {width: 1, color: p.color},
+    latLayout[k ? 'yaxis' + (k + 1) : 'yaxis'] = {domain: dom(k), title: {text: rw.label, font: {size: 10}}};
+    rw.series.forEach(function (sr) {
+      var v = f32(sr.values), esd = f32(sr.esd);
+      latTraces.push({type: 'scatter', mode: 'lines+markers', x: nanToNull(axisVals), y: nanToNull(v),
+        yaxis: ya, xaxis: 'x', name: sr.phase, legendgroup: sr.phase, showlegend: !seen[sr.phase],
+        marker: {size: 4, color: sr.color}, line: {width: 1, color: sr.color, dash: sr.dash},
         error_y: esd ? {type: 'data', array: nanToNull(esd), visible: true, thickness: 0.8, width: 0} : undefined,
-        customdata: scans, hovertemplate: p.label + ' ' + rw.key + ' %{y:.5g}<br>scan %{customdata}<extra></extra>'});
-      seen[p.label] = true;
+        customdata: scans, hovertemplate: sr.name + ' %{y:.5g}<br>scan %{customdata}<extra></extra>'});
+      seen[sr.phase] = true;
     });
   });
   var kq = rows.length, yq = kq ? 'y' + (kq + 1) : 'y';
@@ -128,7 +115,13 @@ SCRIPT = r"""
     name: 'R_wp', marker: {size: 3, color: '#333'}, line: {width: 1, color: '#333'}, customdata: scans,
     hovertemplate: 'R_wp %{y:.1f} %<br>scan %{customdata}<extra></extra>'});
   latLayout.xaxis = {title: {text: D.axis.label}, anchor: yq};
-  var latBase = 0;
+  (D.transitions || []).forEach(function (t) {
+    if (!fin(t.first_scan)) return;
+    var a = axisVals[posOfScan(t.first_scan)], b = axisVals[posOfScan(t.last_scan)];
+    if (fin(a) && fin(b)) latLayout.shapes.push({type: 'rect', xref: 'x', yref: 'paper', x0: Math.min(a, b),
+      x1: Math.max(a, b), y0: 0, y1: 1, fillcolor: '#ccc', opacity: 0.35, line: {width: 0}, layer: 'below'});
+  });
+  var latBase = latLayout.shapes.length;
   Plotly.newPlot('lattice', latTraces, latLayout, {responsive: true, displaylogo: false});
 
   // ---- pattern of one scan ----
@@ -190,8 +183,9 @@ SCRIPT = r"""
     var mapShapes = (mapLayout.shapes.slice(0, nBase)).concat([{type: 'line', xref: 'paper', yref: 'y',
       x0: 0, x1: 1, y0: scans[shown], y1: scans[shown], line: {color: '#ff4040', width: 1.5}}]);
     Plotly.relayout('map', {shapes: mapShapes});
-    if (fin(axisVals[shown])) Plotly.relayout('lattice', {shapes: [{type: 'line', xref: 'x', yref: 'paper',
-      x0: axisVals[shown], x1: axisVals[shown], y0: 0, y1: 1, line: {color: '#ff4040', width: 1}}]});
+    if (fin(axisVals[shown])) Plotly.relayout('lattice', {shapes: latLayout.shapes.slice(0, latBase).concat(
+      [{type: 'line', xref: 'x', yref: 'paper', x0: axisVals[shown], x1: axisVals[shown], y0: 0, y1: 1,
+        line: {color: '#ff4040', width: 1}}])});
     window.phasetraceViewer.current = scans[shown];
   }
   window.phasetraceViewer = {show: function (scanNumber) { show(posOfScan(scanNumber)); }, current: null,
@@ -209,8 +203,8 @@ SCRIPT = r"""
   latDiv.on('plotly_click', function (ev) { var k = fromLattice(ev); if (k >= 0) { pinned = true; current = -1; show(k); } });
   document.addEventListener('keydown', function (e) { if (e.key === 'Escape') pinned = false; });
   var th = D.thinned, note = [];
-  if (th.map_scans > 1 || th.map_points > 1) note.push('map shows every ' + th.map_scans + '. scan and ' + th.map_points + '. point');
-  if (th.pattern_scans > 1 || th.pattern_points > 1) note.push('patterns: every ' + th.pattern_scans + '. scan, ' + th.pattern_points + '. point');
+  if (th.map_scans > 1 || th.map_points > 1) note.push('the map shows 1 in ' + th.map_scans + ' scans and 1 in ' + th.map_points + ' points');
+  if (th.pattern_scans > 1 || th.pattern_points > 1) note.push('patterns: 1 in ' + th.pattern_scans + ' scans, 1 in ' + th.pattern_points + ' points');
   document.getElementById('note').textContent = note.length ? 'Thinned for the page: ' + note.join('; ') + '.' : '';
   show(0);
   document.body.setAttribute('data-ready', '1');

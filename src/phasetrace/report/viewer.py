@@ -35,12 +35,14 @@ __all__ = ["write_viewer", "render_viewer", "viewer_payload", "try_write_viewer"
 
 #: most 2θ points per drawn pattern and most numbers of pattern data in the page
 #: (2 × float32 per point: about 4 MB of base64 per million numbers).
-MAX_POINTS = 6000
+MAX_POINTS = 16000
 MAX_PATTERN_NUMBERS = 6_000_000
 #: most cells of the intensity map (scans × points), a heatmap the browser draws at once.
 MAX_MAP_CELLS = 1_500_000
 _CELL = ("a", "b", "c", "alpha", "beta", "gamma")
-_LATTICE_ROWS = ("a", "b", "c", "interlayer_d", "volume_per_fu")
+_PANEL_LABELS = {"a": "a (Å)", "b": "b (Å)", "c": "c (Å)", "b,c": "b, c (Å)",
+                 "interlayer_d": "d interlayer (Å)", "volume_per_fu": "V per f.u. (Å³)",
+                 "volume_strain": "ΔV/V₀ (%)"}
 
 
 def _b64(values: np.ndarray) -> str:
@@ -97,6 +99,36 @@ def _phase_block(results: xr.Dataset, picks: np.ndarray) -> list[dict[str, Any]]
     return out
 
 
+def _panels(results: xr.Dataset) -> list[dict[str, Any]]:
+    """Rows of the shared-x plot: the lattice figure's panels, then phase fractions."""
+    from ..plot import _data
+    from ..plot._style import phase_color
+    from ..plot.lattice import lattice_panels, panel_values
+
+    rows = []
+    for q, phases in lattice_panels(results):
+        series = []
+        for p in phases:
+            for sub, dash in ((("b", "solid"), ("c", "dash")) if q == "b,c" else ((q, "solid"),)):
+                vals = panel_values(results, sub, p)
+                if vals is None:
+                    continue
+                series.append({"phase": p, "name": f"{sub} {p}" if q == "b,c" else p,
+                               "color": phase_color(p), "dash": dash,
+                               "values": _b64(vals[0]), "esd": _b64(vals[1])})
+        label = _PANEL_LABELS.get(q, q)
+        rows.append({"label": label, "series": series})
+    frac = []
+    for p in _data.phase_labels(results):
+        f = _data.phase_var(results, "fraction", p)
+        if f is not None and np.any(np.isfinite(f)):
+            frac.append({"phase": p, "name": p, "color": phase_color(p), "dash": "solid",
+                         "values": _b64(f), "esd": None})
+    if frac:
+        rows.append({"label": "fraction", "series": frac})
+    return rows
+
+
 def _ticks(results: xr.Dataset, picks: np.ndarray, tt: tuple[float, float]) -> list[dict[str, list[float]]]:
     """Per picked scan: phase → tick positions (2θ, deg) from its refined cell."""
     from ..plot import _data
@@ -111,6 +143,7 @@ def _ticks(results: xr.Dataset, picks: np.ndarray, tt: tuple[float, float]) -> l
         if all(c is not None for c in cols):
             cells[label] = np.stack(cols, axis=1)
     cache: dict[tuple[str, tuple[float, ...]], list[float]] = {}
+    ref = _data.reference_dir(results)
     out = []
     for pos in picks:
         row: dict[str, list[float]] = {}
@@ -120,7 +153,7 @@ def _ticks(results: xr.Dataset, picks: np.ndarray, tt: tuple[float, float]) -> l
                 continue
             key = (label, tuple(round(c, 4) for c in cell))
             if key not in cache:
-                _, pos_tt, _ = reflection_ticks(label, cell, wl, tt)
+                _, pos_tt, _ = reflection_ticks(label, cell, wl, tt, reference_dir=ref)
                 cache[key] = [round(float(v), 4) for v in pos_tt]
             row[label] = cache[key]
         out.append(row)
@@ -176,6 +209,7 @@ def viewer_payload(results: xr.Dataset) -> dict[str, Any]:
                      "n_points": int(tt_pat.size)},
         "ticks": _ticks(results, picks, (float(tt[0]), float(tt[-1]))),
         "phases": _phase_block(results, picks),
+        "panels": _panels(results),
         "rwp": _b64(rwp), "gof": _b64(gof),
         "thinned": {"map_scans": s_map, "map_points": p_map, "pattern_scans": s_pat,
                     "pattern_points": p_pat},
