@@ -109,16 +109,22 @@ def sodium_content(capacity_mAh_g: np.ndarray, x_initial: float,
     return x_initial - np.asarray(capacity_mAh_g, dtype=float) / float(capacity_per_na_mAh_g)
 
 
-def _x_na(results: xr.Dataset) -> np.ndarray | None:
-    cap = coord(results, "capacity_mAh_g")
+def x_na_params(results: xr.Dataset) -> tuple[float, float] | None:
+    """(x₀, Q₁) from the attributes ``x_na_initial`` and ``capacity_per_na_mAh_g``, if both are set."""
     try:
         x0 = float(results.attrs.get("x_na_initial", math.nan))
         q1 = float(results.attrs.get("capacity_per_na_mAh_g", math.nan))
     except (TypeError, ValueError):
         return None
-    if cap is None or not (math.isfinite(x0) and math.isfinite(q1) and q1 > 0):
+    return (x0, q1) if math.isfinite(x0) and math.isfinite(q1) and q1 > 0 else None
+
+
+def _x_na(results: xr.Dataset) -> np.ndarray | None:
+    cap = coord(results, "capacity_mAh_g")
+    params = x_na_params(results)
+    if cap is None or params is None:
         return None
-    return sodium_content(cap, x0, q1)
+    return sodium_content(cap, *params)
 
 
 def scan_x(results: xr.Dataset, x: str) -> tuple[np.ndarray, str, str]:

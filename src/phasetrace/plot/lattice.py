@@ -242,6 +242,18 @@ def _draw_bc(ax: Axes, results: xr.Dataset, label: str, xv: np.ndarray, *, conne
     ax.legend(handles=handles, loc="best", fontsize=6.5)
 
 
+def _sodium_axis(top_axes: np.ndarray, results: xr.Dataset) -> None:
+    """x in Na_x on top of a capacity axis, when x₀ and the capacity per Na are known."""
+    params = _data.x_na_params(results)
+    if params is None:
+        return
+    x0, q1 = params
+    for ax in np.atleast_1d(top_axes):
+        if ax.get_visible():
+            sec = ax.secondary_xaxis("top", functions=(lambda q: x0 - q / q1, lambda x: (x0 - x) * q1))
+            sec.set_xlabel("x in Na$_x$")
+
+
 def _annotate_jumps(ax: Axes, results: xr.Dataset, xv: np.ndarray) -> None:
     """Write the relative change of the mean volume per f.u. across each transition."""
     from .volume import volume_jumps
@@ -310,6 +322,8 @@ def lattice(
         filled = _direction_filled(results, xv.size)
         _draw_panels(axes, panels, results, xv, xlabel, connect=_data.ordered_axis(used),
                      filled=filled)
+        if used == "capacity":
+            _sodium_axis(axes[0], results)
         shown = sorted({p for _, ps in panels for p in ps}, key=_data.phase_labels(results).index)
         _legend(fig, shown, open_markers=not bool(filled.all()), meaning=_open_meaning(results))
         fig.align_ylabels()

@@ -35,8 +35,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .seq{font-size:1.3em;font-weight:600;margin:.4em 0}.muted{color:#666;font-size:.9em}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,640px),1fr));gap:1.2em 2em;
 align-items:start}
-figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}
-figure.wide{grid-column:1/-1}figure.wide img{max-width:1400px}
+figure{margin:0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure.wide{grid-column:1/-1}
 figcaption{font-size:.9em;color:#444}pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}
 .ph{font-weight:700}
 """
@@ -56,8 +56,29 @@ _CAPTIONS = {
     "fit_quality": "R_wp and goodness of fit of every scan against {axis}; scans above the flag "
                    "level stand out in red.",
 }
-#: figures drawn across the whole page width.
+#: figures drawn across the whole page width, and any figure wider than this (a full-page one), inches.
 _WIDE = ("contour", "fit")
+_WIDE_IN = 5.0
+#: screen pixels per figure inch: 7–8 pt figure text reads as 13–14 px.
+_PX_PER_IN = 130
+
+
+def _png_width_in(data: bytes) -> float:
+    """Width in inches of a PNG from its IHDR and pHYs chunks (NaN when not a PNG or no pHYs)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return math.nan
+    width = int.from_bytes(data[16:20], "big")
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"pHYs" and length >= 9 and data[pos + 16] == 1:  # unit: metre
+            ppm = int.from_bytes(data[pos + 8:pos + 12], "big")
+            return width / (ppm * 0.0254) if ppm else math.nan
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return math.nan
 
 
 def _captions(results: xr.Dataset) -> dict[str, str]:
@@ -273,8 +294,10 @@ def _embed(name: str, item: Any, dpi: int, captions: Mapping[str, str] | None = 
         data = _figure_bytes(item, "png", dpi)
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     caption = (captions or _CAPTIONS).get(name, "")
-    wide = ' class="wide"' if name in _WIDE else ""
-    return (f'<figure id="fig-{_e(name)}"{wide}><img alt="{_e(name)}" src="{uri}">'
+    width_in = _png_width_in(data)
+    wide = ' class="wide"' if name in _WIDE or width_in > _WIDE_IN else ""
+    size = f' style="width:{width_in * _PX_PER_IN:.0f}px"' if math.isfinite(width_in) else ""
+    return (f'<figure id="fig-{_e(name)}"{wide}><img alt="{_e(name)}"{size} src="{uri}">'
             f"<figcaption><b>{_e(name)}</b>. {_e(caption)}</figcaption></figure>")
 
 
