@@ -276,7 +276,8 @@ def reference_dir(results: xr.Dataset) -> str | None:
     """The run's ``--reference-dir`` (from ``options_json``) when it still exists, else None."""
     from pathlib import Path
 
-    value = (options(results).get("phases") or {}).get("reference_dir")
+    phases = options(results).get("phases")
+    value = phases.get("reference_dir") if isinstance(phases, dict) else None
     return str(value) if value and Path(str(value)).is_dir() else None
 
 
