@@ -190,3 +190,16 @@ def test_works_with_the_network_blocked(driver, page, tmp_path):
     finally:
         driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+def test_a_run_without_phases_or_calc_still_draws(driver, results, tmp_path):
+    bare = results[["intensity", "intensity_sigma"]]
+    bare.attrs = {"wavelength_A": 1.540593}
+    path = write_viewer(bare, tmp_path / "viewer.html")
+    driver.get_log("browser")
+    _load(driver, path)
+    assert _title(driver).startswith("Scan 0")
+    assert "No phase in this scan" in driver.find_element("id", "cells").text
+    driver.execute_script("window.phasetraceViewer.show(7)")
+    assert _title(driver).startswith("Scan 7")
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -281,6 +281,20 @@ def reference_dir(results: xr.Dataset) -> str | None:
     return str(value) if value and Path(str(value)).is_dir() else None
 
 
+def transition_temperature(tr: dict[str, Any], seq: dict[str, Any]) -> float:
+    """Transition temperature, K: the critical point found on a temperature axis, else the mid-range."""
+    def num(v: Any) -> float:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return math.nan
+
+    if str(seq.get("x", "")).startswith("temperature") and math.isfinite(num(tr.get("x_critical"))):
+        return num(tr.get("x_critical"))
+    lo, hi = num(tr.get("temperature_start")), num(tr.get("temperature_end"))
+    return 0.5 * (lo + hi) if math.isfinite(lo) and math.isfinite(hi) else math.nan
+
+
 def stage_phases(entry: dict[str, Any], key: str = "phases") -> list[str]:
     """Phase list of a stage/transition entry; accepts a list or an ``"A/B"`` string."""
     value = entry.get(key, [])

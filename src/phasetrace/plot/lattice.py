@@ -214,6 +214,7 @@ def _draw_panels(axes: np.ndarray, panels: list[tuple[str, list[str]]], results:
             _annotate_jumps(ax, results, xv)
         if connect:
             _common.shade_transitions([ax], results, xv, vertical=False)
+        _mark_transition_temperatures(ax, results, first=k % nrow == 0, used=xlabel)
     for k in range(len(panels), nrow * ncol):
         axes[k % nrow, k // nrow].set_visible(False)
     for c in range(ncol):
@@ -240,6 +241,22 @@ def _draw_bc(ax: Axes, results: xr.Dataset, label: str, xv: np.ndarray, *, conne
                    linewidths=0.6, zorder=3)
         handles.append(Line2D([], [], color=color, ls=ls, marker=marker, ms=3, label=f"{q} ({label})"))
     ax.legend(handles=handles, loc="best", fontsize=6.5)
+
+
+def _mark_transition_temperatures(ax: Axes, results: xr.Dataset, *, first: bool, used: str) -> None:
+    """Dashed line at each transition temperature on a temperature axis, labelled in top panels."""
+    if not used.startswith("Temperature"):
+        return
+    seq = _data.sequence(results)
+    for tr in seq.get("transitions", []) or []:
+        tc = _data.transition_temperature(tr, seq)
+        if not math.isfinite(tc):
+            continue
+        ax.axvline(tc, color="0.25", lw=0.7, ls=(0, (4, 2)), zorder=1)
+        if first:
+            ax.text(tc, 0.03, f" T = {tc:.1f} K", transform=ax.get_xaxis_transform(), ha="left",
+                    va="bottom", fontsize=6.5, color="0.2",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})
 
 
 def _sodium_axis(top_axes: np.ndarray, results: xr.Dataset) -> None:
@@ -369,6 +386,7 @@ def fractions(results: xr.Dataset, *, x: str | None = None, scans: Any = None,
                          connect=connect, filled=filled)
         if connect:
             _common.shade_transitions([ax], results, xv, vertical=False)
+        _mark_transition_temperatures(ax, results, first=True, used=xlabel)
         ax.set_ylim(-0.03, 1.05)
         ax.set_ylabel("Phase fraction")
         ax.set_xlabel(xlabel)

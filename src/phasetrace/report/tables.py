@@ -62,12 +62,9 @@ def is_temperature_sequence(seq: Mapping[str, Any]) -> bool:
 
 def transition_temperature(tr: Mapping[str, Any], seq: Mapping[str, Any]) -> float:
     """Transition temperature, K: the critical point found on a temperature axis, else the mid-range."""
-    if str(seq.get("x", "")).startswith("temperature") and tr.get("x_critical") is not None:
-        value = _f(tr.get("x_critical"))
-        if math.isfinite(value):
-            return value
-    lo, hi = _f(tr.get("temperature_start")), _f(tr.get("temperature_end"))
-    return 0.5 * (lo + hi) if math.isfinite(lo) and math.isfinite(hi) else math.nan
+    from ..plot._data import transition_temperature as tc
+
+    return tc(dict(tr), dict(seq))
 
 
 def _label(phases: Any) -> str:
