@@ -67,6 +67,13 @@ def _stage(progress: Progress, name: str, i: int, n: int) -> None:
         progress(name, i, n)
 
 
+def _per_scan(progress: Progress, name: str) -> Callable[[int, int], None] | bool:
+    """A step's per-scan hook ``(done, n_scans)`` reporting to ``progress(name, done, n_scans)``."""
+    if progress is None:
+        return False
+    return lambda done, total: progress(name, done, total)
+
+
 def load_stack(inputs: RunInputs) -> xr.Dataset:
     """Read the patterns and align them with the electrochemistry.
 
@@ -158,6 +165,7 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     # refinement); on the shared cases it is more reliable than seeding it with the
     # independent peak fits, which are kept as their own product in results.nc.
     phases = analyse_phases(stack, library=_library(config, stack), background=background,
+                            progress=_per_scan(progress, "phase identification and lattice refinement"),
                             **calibrated_zero_options(stack))
     stack = _adopt_detected_kalpha2(stack, phases)
     results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
@@ -171,7 +179,8 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
         from .peaks import fit_stack
 
         peaks = fit_stack(stack, peaks="auto", profile=config.peaks.profile,
-                          background=background, errors="ignore")
+                          background=background, errors="ignore",
+                          progress=_per_scan(progress, "peak fitting"))
         for name in peaks.data_vars:
             if "peak" in peaks[name].dims:
                 results[RESULT_PEAK_PREFIX + name] = peaks[name]
@@ -270,7 +279,7 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
     """Write the contract outputs (and figures/report) into ``out_dir``.
 
     Files: ``sequence.json``, ``lattice.csv``, ``results.nc``, ``sequence.csv``,
-    ``sequence.md``, ``sequence.tex``, ``figures/*`` and ``report.html``.
+    ``sequence.md``, ``sequence.tex``, ``figures/*``, ``report.html`` and ``viewer.html``.
     Every file is written atomically; other files in ``out_dir`` are untouched.
     """
     config = config or Config()
@@ -295,9 +304,11 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
             written[f"figures/{path.name}"] = path
         pngs = [p for p in paths if p.suffix == ".png"]
     if config.output.report:
-        from .report import write_html
+        from .report import try_write_viewer, write_html
 
-        written["report.html"] = write_html(results, out / "report.html", figures=pngs)
+        written.update(try_write_viewer(results, out))  # interactive viewer.html beside the report
+        written["report.html"] = write_html(results, out / "report.html", figures=pngs,
+                                            viewer="viewer.html" in written)
     return written
 
 

@@ -207,9 +207,11 @@ def _write(results: xr.Dataset, transitions: Any, out: Path, config: Config) -> 
         written.update({f"figures/{p.name}": p for p in paths})
         pngs = [p for p in paths if p.suffix == ".png"]
     if config.output.report:
-        from .report import write_html
+        from .report import try_write_viewer, write_html
 
-        written["report.html"] = write_html(view, out / "report.html", figures=pngs)
+        written.update(try_write_viewer(view, out))  # interactive viewer.html beside the report
+        written["report.html"] = write_html(view, out / "report.html", figures=pngs,
+                                            viewer="viewer.html" in written)
     return written
 
 

@@ -3,8 +3,9 @@
 The patterns, scan log and cycler record are read as they are; the phase part
 (present, fraction, cells, volumes) comes from ``truth.json``, so figures can be
 drawn and checked before the analysis pipeline exists.  ``background`` is a
-rolling-minimum estimate and ``calc`` a smoothed copy of the data: they stand in
-for the pipeline's fit, they are not one.
+rolling-minimum estimate and ``calc`` a smoothed copy of the data minus that
+background (the pipeline's layout: the model pattern without background): they
+stand in for the pipeline's fit, they are not one.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def build_results(case: Path, *, seed: int = 0) -> xr.Dataset:
     coords = _scan_coords(case, files)
     ds = make_stack(tt, y, s, wavelength_A=wavelength, coords=coords, source_format="xye")
     bg = uniform_filter1d(minimum_filter1d(y, 61, axis=1), 61, axis=1)
-    calc = savgol_filter(y, 9, 3, axis=1)
+    calc = savgol_filter(y, 9, 3, axis=1) - bg
     ds["background"] = (("scan", "two_theta"), bg, {"units": "counts"})
     ds["calc"] = (("scan", "two_theta"), calc, {"units": "counts"})
     labels, block = _phase_block(truth, y.shape[0], rng)

@@ -76,12 +76,14 @@ def test_same_colour_for_a_phase_everywhere(distort_results):
     assert _series(lattice(distort_results).axes[0], col)[0].size
     assert _series(fractions(distort_results).axes[0], col)[0].size
     wf = waterfall(distort_results)
+    from matplotlib.collections import LineCollection
+
     tick_colors = {tuple(np.round(c, 3)) for ax in wf.axes for coll in ax.collections
-                   for c in coll.get_colors()}
+                   if isinstance(coll, LineCollection) for c in coll.get_colors()}
     from matplotlib.colors import to_rgba
     assert tuple(np.round(to_rgba(col), 3)) in tick_colors
 
 
 def test_bad_x_raises(p2o2_results):
     with pytest.raises(ConfigError, match="expected one of"):
-        lattice(p2o2_results, x="temperature")
+        lattice(p2o2_results, x="pressure")

@@ -52,7 +52,7 @@ def test_cli_plot_all_next_to_results(results_nc):
     assert rc == 0
     folder = results_nc.parent / "figures"
     assert {p.stem for p in folder.glob("*.png")} == {"contour", "lattice", "fractions",
-                                                      "waterfall", "fit"}
+                                                      "waterfall", "fit", "fit_quality"}
 
 
 def test_cli_plot_errors(results_nc, tmp_path, capsys):

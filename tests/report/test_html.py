@@ -41,7 +41,9 @@ def test_self_contained(report_text):
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", report_text)
     assert "<link" not in report_text and "<script" not in report_text
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report_text)
-    assert len(images) == 5
+    from phasetrace.plot import FIGURES
+
+    assert len(images) == len(FIGURES) == 6  # contour, lattice, fractions, waterfall, fit, fit_quality
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
 
 

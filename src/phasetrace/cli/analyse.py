@@ -111,19 +111,28 @@ def set_jobs(jobs: int | None) -> None:
 
 
 def make_progress(disabled: bool):
-    """A progress callback drawing a tqdm bar on stderr, or None."""
+    """A progress callback ``(step, done, total)`` drawing tqdm bars on stderr, or None.
+
+    Each step gets its own bar: over the pipeline's steps, or over scans when a
+    long step reports per scan.  Nothing is drawn when stderr is not a terminal.
+    """
     if disabled or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=5, file=sys.stderr, desc="phasetrace", leave=False)
+    state: dict = {"bar": None, "key": None}
 
     def progress(step: str, i: int, n: int) -> None:
-        bar.set_description(step)
-        bar.n = i
-        bar.refresh()
-        if i >= n:
-            bar.close()
+        if state["key"] != (step, n):
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["key"] = (step, n)
+            state["bar"] = tqdm(total=n, file=sys.stderr, desc=step, leave=False,
+                                unit="step" if n <= 5 else "scan")
+        state["bar"].n = i
+        state["bar"].refresh()
+        if step == "done":
+            state["bar"].close()
 
     return progress
 

@@ -11,7 +11,7 @@ from ..errors import ConfigError, ReaderError
 
 logger = logging.getLogger(__name__)
 
-FIGURE_CHOICES = ("contour", "waterfall", "lattice", "fractions", "fit", "all")
+FIGURE_CHOICES = ("contour", "waterfall", "lattice", "fractions", "fit", "fit_quality", "all")
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -36,6 +36,17 @@ def _scan_range(text: str) -> tuple[int | None, int | None]:
         raise argparse.ArgumentTypeError(f"{text!r} is not START:STOP (e.g. 0:50)") from err
 
 
+def _x_na(text: str) -> tuple[float, float]:
+    """Parse ``X0:Q1`` (initial x in Na_x, capacity of one Na in mAh/g)."""
+    try:
+        x0, q1 = (float(v) for v in text.split(":"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not X0:Q1 (e.g. 0.67:258.8)") from err
+    if not q1 > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: Q1 (mAh/g per Na) must be positive")
+    return x0, q1
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``plot`` subcommand."""
     p = subparsers.add_parser(
@@ -51,8 +62,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="intensity scale (contour default sqrt, waterfall linear)")
     p.add_argument("--axis", choices=("two_theta", "d", "q"), default="two_theta",
                    help="pattern axis: 2θ (deg), d (Å) or Q (1/Å)")
-    p.add_argument("--x", choices=("voltage", "capacity", "time", "scan"), default=None,
-                   help="scan axis of lattice/fraction plots (contour: time or scan); default time")
+    p.add_argument("--x", choices=("voltage", "capacity", "time", "scan", "temperature", "x_na"),
+                   default=None,
+                   help="scan axis of lattice/fraction plots (contour: time, scan or temperature); "
+                        "default temperature for a temperature series, else time; x_na needs --x-na")
+    p.add_argument("--x-na", type=_x_na, default=None, metavar="X0:Q1",
+                   help="x in Na_x from the capacity: initial x0 and the capacity of one Na per "
+                        "formula unit Q1 (mAh/g), e.g. 0.67:258.8; x = x0 - capacity/Q1")
     p.add_argument("--scans", type=_scan_range, metavar="START:STOP", help="scans to show (positions)")
     p.add_argument("--scan", type=int, default=None,
                    help="scan number of the fit view (default the first scan)")
@@ -70,7 +86,7 @@ def _options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     common_pattern = {"axis": args.axis}
     scale = {"scale": args.scale} if args.scale else {}
     contour_opts: dict[str, Any] = {**common_pattern, **scale, "windows": args.window, "scans": scans}
-    if args.x in ("time", "scan"):
+    if args.x in ("time", "scan", "temperature"):
         contour_opts["y"] = args.x
     return {
         "contour": contour_opts,
@@ -78,6 +94,7 @@ def _options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         "lattice": {"x": args.x, "scans": scans},
         "fractions": {"x": args.x, "scans": scans},
         "fit": {**common_pattern, "window": window, "scan": args.scan},
+        "fit_quality": {"x": args.x, "scans": scans},
     }
 
 
@@ -115,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
     if not formats:
         raise ConfigError(f"--format {args.format!r} names no format; expected png, pdf or svg")
     results = load_results(args.results)
+    if args.x_na is not None:
+        results.attrs.update(x_na_initial=args.x_na[0], capacity_per_na_mAh_g=args.x_na[1])
+    elif args.x == "x_na":
+        raise ConfigError("--x x_na needs --x-na X0:Q1 (initial x and mAh/g per Na)")
     folder = (args.out if args.out is not None else args.results.resolve().parent) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     names = list(FIGURES) if args.figure == "all" else [args.figure]

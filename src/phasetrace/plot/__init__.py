@@ -25,9 +25,10 @@ from ._style import PHASE_COLORS, phase_color
 from .contour import contour
 from .lattice import fractions, lattice
 from .patterns import fit, waterfall
+from .quality import fit_quality, rwp_gof, total_calc
 from .save import FIGURES, render, save_all, save_figure
 from .ticks import reflection_ticks
 
 __all__ = [
-    "contour", "lattice", "fractions", "waterfall", "fit",
+    "contour", "lattice", "fractions", "waterfall", "fit", "fit_quality", "rwp_gof", "total_calc",
     "save_all", "save_figure", "render", "FIGURES", "phase_color", "PHASE_COLORS", "reflection_ticks"]

@@ -20,17 +20,20 @@ from ..schema import two_theta_to_d, two_theta_to_q
 
 logger = logging.getLogger(__name__)
 
-XAxis = Literal["voltage", "capacity", "time", "scan"]
+XAxis = Literal["voltage", "capacity", "time", "scan", "temperature", "x_na"]
 PatternAxis = Literal["two_theta", "d", "q"]
 Scale = Literal["linear", "sqrt", "log"]
 
-X_CHOICES = ("voltage", "capacity", "time", "scan")
+X_CHOICES = ("voltage", "capacity", "time", "scan", "temperature", "x_na")
 AXIS_CHOICES = ("two_theta", "d", "q")
 SCALE_CHOICES = ("linear", "sqrt", "log")
 
-_X_COORD = {"voltage": "voltage_V", "capacity": "capacity_mAh_g", "time": "time_s"}
-_X_LABEL = {"voltage": "Voltage (V vs Na$^+$/Na)", "capacity": "Capacity (mAh g$^{-1}$)",
-            "scan": "Scan number"}
+_X_COORD = {"voltage": "voltage_V", "capacity": "capacity_mAh_g", "time": "time_s",
+            "temperature": "temperature_K"}
+_X_LABEL = {"capacity": "Capacity (mAh g$^{-1}$)", "scan": "Scan number",
+            "temperature": "Temperature (K)", "x_na": "x in Na$_x$ (from capacity)"}
+#: a temperature span below this (K) is regulation noise of a fixed-temperature run, not a series.
+TEMPERATURE_SERIES_MIN_SPAN_K = 2.0
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -64,21 +67,89 @@ def time_unit(seconds: np.ndarray) -> tuple[float, str]:
     return (60.0, "min") if span < 3 * 3600 else (3600.0, "h")
 
 
+def voltage_label(results: xr.Dataset) -> str:
+    """``Voltage (V vs Na⁺/Na)`` only when the record names its reference electrode, else ``Voltage (V)``."""
+    ref = ""
+    if "voltage_V" in results.coords or "voltage_V" in results.data_vars:
+        ref = str(results["voltage_V"].attrs.get("reference", "") or "")
+    ref = ref or str(results.attrs.get("voltage_reference", "") or "")
+    ref = ref.replace("+", "$^+$") if ref else ""
+    return f"Voltage (V vs {ref})" if ref else "Voltage (V)"
+
+
+def is_temperature_series(results: xr.Dataset) -> bool:
+    """True when temperature varies (span > 2 K) and no voltage is known: T is the series' axis."""
+    temp = coord(results, "temperature_K")
+    if temp is None or np.count_nonzero(np.isfinite(temp)) < 2:
+        return False
+    if coord(results, "voltage_V") is not None:
+        return False
+    return float(np.nanmax(temp) - np.nanmin(temp)) > TEMPERATURE_SERIES_MIN_SPAN_K
+
+
+def thermal_direction(results: xr.Dataset) -> np.ndarray:
+    """Per scan ``"heating"``, ``"cooling"`` or ``""`` from the sign of the temperature step."""
+    temp = coord(results, "temperature_K")
+    n = n_scans(results)
+    if temp is None:
+        return np.full(n, "", dtype=object)
+    step = np.gradient(np.where(np.isfinite(temp), temp, np.nan)) if n > 1 else np.zeros(n)
+    out = np.where(step > 0, "heating", np.where(step < 0, "cooling", ""))
+    return out.astype(object)
+
+
+def sodium_content(capacity_mAh_g: np.ndarray, x_initial: float,
+                   capacity_per_na_mAh_g: float) -> np.ndarray:
+    """x in Na_x from the cycler capacity: x = x₀ − Q / Q₁.
+
+    ``capacity_per_na_mAh_g`` (Q₁) is the theoretical capacity of one Na per
+    formula unit, F / (3.6 M) with M in g/mol (e.g. 257.8 mAh/g for NaMnO₂).
+    Capacity counts charge passed on charge (Na removed) as positive.
+    """
+    return x_initial - np.asarray(capacity_mAh_g, dtype=float) / float(capacity_per_na_mAh_g)
+
+
+def x_na_params(results: xr.Dataset) -> tuple[float, float] | None:
+    """(x₀, Q₁) from the attributes ``x_na_initial`` and ``capacity_per_na_mAh_g``, if both are set."""
+    try:
+        x0 = float(results.attrs.get("x_na_initial", math.nan))
+        q1 = float(results.attrs.get("capacity_per_na_mAh_g", math.nan))
+    except (TypeError, ValueError):
+        return None
+    return (x0, q1) if math.isfinite(x0) and math.isfinite(q1) and q1 > 0 else None
+
+
+def _x_na(results: xr.Dataset) -> np.ndarray | None:
+    cap = coord(results, "capacity_mAh_g")
+    params = x_na_params(results)
+    if cap is None or params is None:
+        return None
+    return sodium_content(cap, *params)
+
+
 def scan_x(results: xr.Dataset, x: str) -> tuple[np.ndarray, str, str]:
-    """Values on the scan axis for ``x`` (voltage, capacity, time or scan).
+    """Values on the scan axis for ``x`` (voltage, capacity, time, scan, temperature or x_na).
 
     Returns
     -------
     values : ndarray, shape (n_scans,)
-        Voltage in V, capacity in mAh/g, time in h or min, or the scan index.
+        Voltage in V, capacity in mAh/g, time in h or min, temperature in K,
+        x in Na_x, or the scan number.
     label : str
         Axis label with units.
     used : str
         The choice actually used: a missing coordinate falls back to ``"scan"``.
+        ``x_na`` needs ``capacity_mAh_g`` and the attributes ``x_na_initial``
+        and ``capacity_per_na_mAh_g`` (see :func:`sodium_content`).
     """
     check_choice("x", x, X_CHOICES)
     n = n_scans(results)
-    if x != "scan":
+    if x == "x_na":
+        values = _x_na(results)
+        if values is not None:
+            return values, _X_LABEL[x], x
+        logger.info("no capacity with x_na_initial/capacity_per_na_mAh_g; using the scan number")
+    elif x != "scan":
         values = coord(results, _X_COORD[x])
         if values is not None:
             if x == "time":
@@ -87,7 +158,8 @@ def scan_x(results: xr.Dataset, x: str) -> tuple[np.ndarray, str, str]:
                 # keep the experiment clock (a subset starts where it starts), unless it is an epoch
                 start = float(np.nanmin(values)) if np.nanmin(values) > 10 * max(span, 1.0) else 0.0
                 return (values - start) / div, f"Time ({unit})", x
-            return values, _X_LABEL[x], x
+            label = voltage_label(results) if x == "voltage" else _X_LABEL[x]
+            return values, label, x
         logger.info("results have no %s coordinate; using the scan number instead", _X_COORD[x])
     if "scan" in results.coords:
         return np.asarray(results["scan"].values, dtype=float), _X_LABEL["scan"], "scan"
@@ -95,8 +167,15 @@ def scan_x(results: xr.Dataset, x: str) -> tuple[np.ndarray, str, str]:
 
 
 def default_x(results: xr.Dataset) -> str:
-    """Time when known, else the scan number."""
+    """Temperature for a temperature series, else time when known, else the scan number."""
+    if is_temperature_series(results):
+        return "temperature"
     return "time" if coord(results, "time_s") is not None else "scan"
+
+
+def ordered_axis(used: str) -> bool:
+    """Whether points along this axis follow the measurement order (so they may be joined)."""
+    return used in ("time", "scan", "temperature")
 
 
 def phase_labels(results: xr.Dataset, *, cells: bool = False) -> list[str]:
@@ -161,7 +240,25 @@ def _json_attr(results: xr.Dataset, name: str) -> dict[str, Any]:
 
 
 def sequence(results: xr.Dataset) -> dict[str, Any]:
-    """The parsed ``sequence_json`` attribute (empty dict when absent or unreadable)."""
+    """The stage sequence of a run as the ``sequence.json`` dict (empty when absent).
+
+    The one place where figures and reports read it: from
+    ``phasetrace.transitions.sequence_of`` when that exists, else from the
+    ``sequence_json`` attribute.
+    """
+    try:
+        from ..transitions import sequence_of  # type: ignore[attr-defined]
+    except ImportError:
+        sequence_of = None
+    if sequence_of is not None:
+        try:
+            value = sequence_of(results)
+            if isinstance(value, dict):
+                return value
+            if hasattr(value, "to_dict"):
+                return value.to_dict()
+        except Exception as err:  # noqa: BLE001 - fall back to the attribute
+            logger.debug("sequence_of failed (%s); reading sequence_json", err)
     return _json_attr(results, "sequence_json")
 
 
@@ -173,6 +270,29 @@ def provenance(results: xr.Dataset) -> dict[str, Any]:
 def options(results: xr.Dataset) -> dict[str, Any]:
     """The parsed ``options_json`` attribute (empty dict when absent)."""
     return _json_attr(results, "options_json")
+
+
+def reference_dir(results: xr.Dataset) -> str | None:
+    """The run's ``--reference-dir`` (from ``options_json``) when it still exists, else None."""
+    from pathlib import Path
+
+    phases = options(results).get("phases")
+    value = phases.get("reference_dir") if isinstance(phases, dict) else None
+    return str(value) if value and Path(str(value)).is_dir() else None
+
+
+def transition_temperature(tr: dict[str, Any], seq: dict[str, Any]) -> float:
+    """Transition temperature, K: the critical point found on a temperature axis, else the mid-range."""
+    def num(v: Any) -> float:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return math.nan
+
+    if str(seq.get("x", "")).startswith("temperature") and math.isfinite(num(tr.get("x_critical"))):
+        return num(tr.get("x_critical"))
+    lo, hi = num(tr.get("temperature_start")), num(tr.get("temperature_end"))
+    return 0.5 * (lo + hi) if math.isfinite(lo) and math.isfinite(hi) else math.nan
 
 
 def stage_phases(entry: dict[str, Any], key: str = "phases") -> list[str]:

@@ -29,8 +29,8 @@ __all__ = ["contour"]
 def _vertical(results: xr.Dataset, y: str | None) -> tuple[np.ndarray, str]:
     if y is None:
         y = _data.default_x(results)
-    if y not in ("time", "scan"):
-        raise ConfigError(f"y={y!r} is not understood; expected 'time' or 'scan'")
+    if y not in ("time", "scan", "temperature"):
+        raise ConfigError(f"y={y!r} is not understood; expected 'time', 'scan' or 'temperature'")
     values, label, _ = _data.scan_x(results, y)
     return values, label
 
@@ -48,7 +48,8 @@ def _window_to_2theta(window: tuple[float, float], axis: str, wl: float) -> tupl
 
 def _side_curve(results: xr.Dataset, side: str | None) -> tuple[str, str, str] | None:
     """(coordinate, full-record variable prefix, label) of the side panel, or None."""
-    choices = {"voltage": ("voltage_V", "Voltage (V)"), "temperature": ("temperature_K", "T (K)")}
+    choices = {"voltage": ("voltage_V", _data.voltage_label(results)),
+               "temperature": ("temperature_K", "Temperature (K)")}
     if side is None:
         for name in choices:
             if _data.coord(results, choices[name][0]) is not None:
@@ -186,8 +187,9 @@ def contour(
         Pattern axis.
     scale : {"linear", "sqrt", "log"}
         Intensity scale; each panel is then normalised to its 1–99.7 percentiles.
-    y : {"time", "scan"}, optional
-        Vertical axis; default time when known.
+    y : {"time", "scan", "temperature"}, optional
+        Vertical axis; default temperature for a temperature series, else time
+        when known.
     side : {"voltage", "temperature", "none"}, optional
         Curve drawn on the right with the same vertical axis; default the
         first one available.
@@ -212,6 +214,8 @@ def contour(
     win_tt, axis = _resolve_windows(results, windows, axis)
     z_all, zlabel = _data.scale_intensity(_data.net_intensity(results), scale)
     yvals, ylabel = _vertical(results, y)
+    if side is None and ylabel.startswith("Temperature"):
+        side = "none"  # the vertical axis already is the temperature
     side_spec = _side_curve(results, side)
     with style():
         fig = Figure(figsize=(width_in, height_in), layout="constrained")

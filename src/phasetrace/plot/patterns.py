@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..errors import ConfigError
-from . import _common, _data
+from . import _common, _data, quality
 from ._style import COLUMN_IN, PAGE_IN, phase_color, style
 from .ticks import reflection_ticks
 
@@ -44,11 +44,12 @@ def _present_at(results: xr.Dataset, position: int, *, cells: bool) -> list[str]
 
 
 def _draw_ticks(ax: Axes, rows: list[tuple[str, tuple[float, ...], str]], wl: float,
-                tt_range: tuple[float, float], axis: str, flags: dict[str, bool]) -> int:
+                tt_range: tuple[float, float], axis: str, flags: dict[str, bool],
+                reference_dir: str | None = None) -> int:
     """One row of tick marks per (phase, cell, note); returns the number of ticks drawn."""
     drawn = 0
     for k, (label, cell, note) in enumerate(rows):
-        _, tt, inten = reflection_ticks(label, cell, wl, tt_range)
+        _, tt, inten = reflection_ticks(label, cell, wl, tt_range, reference_dir=reference_dir)
         if tt.size == 0:
             continue
         pos, _, _ = _data.pattern_axis(tt, axis, wl)
@@ -83,11 +84,31 @@ def _pattern_slice(results: xr.Dataset, axis: str, window: tuple[float, float] |
 
 
 def _trace_label(results: xr.Dataset, position: int) -> str:
+    """What the scan stands for: its temperature in a temperature series, else its voltage, else its number."""
+    number = int(_common.scan_numbers(results)[position])
+    temp = _data.coord(results, "temperature_K")
+    if _data.is_temperature_series(results) and temp is not None and math.isfinite(temp[position]):
+        return f"{temp[position]:.0f} K"
     volt = _data.coord(results, "voltage_V")
     if volt is not None and math.isfinite(volt[position]):
         return f"{volt[position]:.2f} V"
-    number = int(_common.scan_numbers(results)[position])
-    return f"#{number}"
+    return f"scan {number}"
+
+
+#: smallest automatic step between traces (units of the largest trace): each trace is filled
+#: white below, so a lower trace hides what lies behind it, and a quarter of the strongest peak
+#: keeps medium peaks of neighbouring traces apart.
+_MIN_OFFSET = 0.25
+#: smallest vertical step between waterfall labels, inches (a 6 pt label is 0.083 in tall).
+_LABEL_STEP_IN = 0.11
+
+
+def auto_offset(z: np.ndarray, margin: float = 0.03) -> float:
+    """Smallest step (in units of the largest trace) at which consecutive traces never cross."""
+    if z.shape[0] < 2:
+        return 1.0
+    gap = np.nanmax(z[:-1] - z[1:]) if np.any(np.isfinite(z)) else 1.0
+    return float(min(1.0, max(_MIN_OFFSET, gap + margin)))
 
 
 def _set_xlim(ax: Axes, x: np.ndarray, axis: str) -> None:
@@ -103,7 +124,7 @@ def waterfall(
     axis: str = "two_theta",
     window: tuple[float, float] | None = None,
     scale: str = "linear",
-    offset: float = 0.3,
+    offset: float | None = None,
     ticks: bool = True,
     width_in: float = COLUMN_IN,
 ) -> Figure:
@@ -124,8 +145,11 @@ def waterfall(
         Range of the pattern axis (its units); default the full range.
     scale : {"linear", "sqrt", "log"}
         Intensity scale before normalising to the largest trace.
-    offset : float
-        Vertical step between traces, in units of the largest trace.
+    offset : float, optional
+        Vertical step between traces, in units of the largest trace; default
+        the smallest step at which consecutive traces do not cross (at most 1).
+        Traces are labelled with their temperature (temperature series) or
+        voltage, else the scan number.
     ticks : bool
         Draw tick marks of each electrode phase (cell of the first drawn scan
         where it is present) and of cell components.
@@ -149,11 +173,14 @@ def waterfall(
     top = np.fmax.reduce(z, axis=None) if z.size else np.nan
     z = z / (top if np.isfinite(top) and top > 0 else 1.0)
     rows = _tick_rows(results, picks) if ticks else []
+    offset = auto_offset(z) if offset is None else float(offset)
+    # tall enough that consecutive labels (one step apart) do not overlap
+    main_in = max(0.16 * picks.size, _LABEL_STEP_IN * ((picks.size - 1) + 1.0 / offset)) + 0.3
+    main_in = min(main_in, 8.0)
     with style():
-        fig = Figure(figsize=(width_in, 1.2 + 0.16 * picks.size + 0.14 * len(rows)),
-                     layout="constrained")
+        fig = Figure(figsize=(width_in, 0.9 + main_in + 0.14 * len(rows)), layout="constrained")
         if rows:
-            ax, tax = fig.subplots(2, 1, sharex=True, height_ratios=[0.16 * picks.size + 0.9,
+            ax, tax = fig.subplots(2, 1, sharex=True, height_ratios=[main_in,
                                                                      0.14 * len(rows) + 0.05])
         else:
             ax, tax = fig.add_subplot(), None
@@ -162,7 +189,7 @@ def waterfall(
         if tax is not None:
             tt = np.asarray(results["two_theta"].values, float)[sel]
             _draw_ticks(tax, rows, _data.wavelength(results), (float(tt.min()), float(tt.max())),
-                        axis, _data.is_cell(results))
+                        axis, _data.is_cell(results), _data.reference_dir(results))
             ax.tick_params(labelbottom=False)
         (tax or ax).set_xlabel(xlabel)
     return fig
@@ -170,9 +197,13 @@ def waterfall(
 
 def _draw_traces(ax: Axes, results: xr.Dataset, picks: np.ndarray, x: np.ndarray, z: np.ndarray,
                  *, offset: float, ylabel: str) -> None:
+    n = len(picks)
     for k, p in enumerate(picks):
-        ax.plot(x, z[k] + k * offset, color="black", lw=0.55)
-        ax.text(1.01, k * offset + 0.03, _trace_label(results, int(p)), fontsize=6,
+        # lower traces in front: each one hides (white fill) the traces above it
+        ax.fill_between(x, k * offset, np.where(np.isfinite(z[k]), z[k], 0.0) + k * offset,
+                        color="white", lw=0, zorder=2 * (n - k))
+        ax.plot(x, z[k] + k * offset, color="black", lw=0.55, zorder=2 * (n - k) + 1)
+        ax.text(1.01, k * offset, _trace_label(results, int(p)), fontsize=6,
                 transform=ax.get_yaxis_transform(), va="bottom", ha="left", clip_on=False)
     ax.set_ylabel(f"{ylabel.split(' (')[0]} + offset (norm.)")
     ax.set_yticks([])
@@ -242,8 +273,8 @@ def fit(
     sel, xv, xlabel, axis = _pattern_slice(results, axis, window)
     x = xv[sel]
     obs = np.asarray(results["intensity"].transpose("scan", "two_theta").values[pos], float)[sel]
-    calc = _row(results, "calc", pos, sel)
-    bg = _row(results, "background", pos, sel)
+    calc = _finite_row(quality.total_calc(results), pos, sel)
+    bg = _finite_row(quality.background(results), pos, sel)
     rows = [(p, c, "") for p in _present_at(results, pos, cells=True)
             if (c := phase_cell(results, p, pos)) is not None]
     with style():
@@ -252,7 +283,7 @@ def fit(
         axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios, squeeze=False)[:, 0]
         ax = axes[0]
         title = f"Scan {scan} ({_trace_label(results, pos)})"
-        title += _draw_fit(ax, x, obs, calc, bg, rwp=lambda: _rwp(results, pos, sel, obs, calc))
+        title += _draw_fit(ax, x, obs, calc, bg, rwp=lambda: _rwp_gof(results, pos, sel, window))
         ax.set_title(title, loc="left")
         ax.set_ylabel("Intensity (counts)")
         ax.legend(loc="upper right", ncol=4, handlelength=1.5)
@@ -261,7 +292,8 @@ def fit(
         if rows:
             tt = np.asarray(results["two_theta"].values, float)[sel]
             _draw_ticks(axes[1], rows, _data.wavelength(results),
-                        (float(tt.min()), float(tt.max())), axis, _data.is_cell(results))
+                        (float(tt.min()), float(tt.max())), axis, _data.is_cell(results),
+                        _data.reference_dir(results))
             ax.tick_params(labelbottom=False)
         axes[-1].set_xlabel(xlabel)
     return fig
@@ -292,26 +324,24 @@ def _draw_fit(ax: Axes, x: np.ndarray, obs: np.ndarray, calc: np.ndarray | None,
         return " — no data in this scan"
     if calc is None:
         return " — no calculated pattern in these results"
-    ax.plot(x, calc, color="black", lw=0.7, label="calculated")
+    ax.plot(x, calc, color="#D55E00", lw=0.7, label="calculated")
     diff = obs - calc
     base = np.nanmin(obs) - 0.1 * np.nanmax(obs) - np.nanmax(diff)
+    ax.axhline(base, color="0.7", lw=0.4)
     ax.plot(x, diff + base, color="0.3", lw=0.5, label="obs − calc")
-    return f", R$_{{wp}}$ = {rwp():.1f} %"
+    r, g = rwp()
+    text = f", R$_{{wp}}$ = {r:.1f} %" if math.isfinite(r) else ""
+    return text + (f", GoF = {g:.2f}" if math.isfinite(g) else "")
 
 
-def _row(results: xr.Dataset, name: str, pos: int, sel: np.ndarray) -> np.ndarray | None:
-    if name not in results.data_vars:
+def _finite_row(grid: np.ndarray | None, pos: int, sel: np.ndarray) -> np.ndarray | None:
+    if grid is None:
         return None
-    values = np.asarray(results[name].transpose("scan", "two_theta").values[pos], float)[sel]
+    values = grid[pos][sel]
     return values if np.any(np.isfinite(values)) else None
 
 
-def _rwp(results: xr.Dataset, pos: int, sel: np.ndarray, obs: np.ndarray, calc: np.ndarray) -> float:
-    """Weighted-profile R factor, %: √(Σ w (o − c)² / Σ w o²), w = 1/σ²."""
-    sigma = _row(results, "intensity_sigma", pos, sel)
-    if sigma is None:
-        sigma = np.sqrt(np.clip(obs, 1.0, None))
-    w = 1.0 / np.where(sigma > 0, sigma, np.nan) ** 2
-    ok = np.isfinite(w) & np.isfinite(obs) & np.isfinite(calc)
-    return 100.0 * float(np.sqrt(np.sum(w[ok] * (obs[ok] - calc[ok]) ** 2) /
-                                 np.sum(w[ok] * obs[ok] ** 2)))
+def _rwp_gof(results: xr.Dataset, pos: int, sel: np.ndarray, window: Any) -> tuple[float, float]:
+    """R_wp (%) and GoF of one scan: over the whole range (stored when refined), else the window."""
+    rwp, gof = quality.rwp_gof(results, sel=None if window is None else sel)
+    return float(rwp[pos]), float(gof[pos])

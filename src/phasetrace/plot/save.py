@@ -14,6 +14,7 @@ from ..errors import ConfigError, OutputError
 from .contour import contour
 from .lattice import fractions, lattice
 from .patterns import fit, waterfall
+from .quality import fit_quality
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ FIGURES: dict[str, Callable[..., Figure]] = {
     "fractions": fractions,
     "waterfall": waterfall,
     "fit": fit,
+    "fit_quality": fit_quality,
 }
 FORMATS = ("png", "pdf", "svg")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -122,17 +123,31 @@ def hkl_positions(
     return hkl[first], tt[first]
 
 
-def _library_reflections(label: str, cell: tuple[float, ...], wavelength_A: float,
-                         two_theta_range: tuple[float, float]) -> Any:
+@lru_cache(maxsize=64)
+def _library_phase(label: str, reference_dir: str | None = None) -> Any:
+    """The library's phase of this label (loaded once per process), or None."""
     try:
         from ..phases import load_library  # type: ignore[attr-defined]
     except ImportError:
         return None
     try:
-        phases = [p for p in load_library([label], cell_components=False) if p.label == label]
-        if not phases:
-            return None
-        return phases[0].reflections(np.asarray(cell, dtype=float), wavelength_A, two_theta_range)
+        phases = [p for p in load_library([label], reference_dir=reference_dir or None,
+                                          cell_components=False) if p.label == label]
+    except Exception as err:  # noqa: BLE001 - the library is optional for drawing ticks
+        logger.debug("phase library does not know %s (%s)", label, err)
+        return None
+    return phases[0] if phases else None
+
+
+def _library_reflections(label: str, cell: tuple[float, ...], wavelength_A: float,
+                         two_theta_range: tuple[float, float], reference_dir: str | None = None) -> Any:
+    phase = _library_phase(label, reference_dir)
+    if phase is None and reference_dir:
+        phase = _library_phase(label, None)
+    if phase is None:
+        return None
+    try:
+        return phase.reflections(np.asarray(cell, dtype=float), wavelength_A, two_theta_range)
     except Exception as err:  # noqa: BLE001 - the library is optional for drawing ticks
         logger.debug("phase library has no reflections for %s (%s); computing ticks", label, err)
         return None
@@ -145,6 +160,7 @@ def reflection_ticks(
     two_theta_range: tuple[float, float],
     *,
     use_library: bool = True,
+    reference_dir: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tick positions of a phase: ``(hkl (n, 3), two_theta (n,) deg, intensity (n,))``.
 
@@ -160,6 +176,9 @@ def reflection_ticks(
         2θ limits, degrees.
     use_library : bool
         Ask :func:`phasetrace.phases.load_library` first (intensities known).
+    reference_dir : str, optional
+        The run's ``--reference-dir``: user phases (CIFs) are found there, so
+        their ticks follow their space group.
 
     Returns
     -------
@@ -167,7 +186,7 @@ def reflection_ticks(
         Miller indices, positions (deg) and relative intensities (1 when unknown).
     """
     if use_library:
-        found = _library_reflections(label, cell, wavelength_A, two_theta_range)
+        found = _library_reflections(label, cell, wavelength_A, two_theta_range, reference_dir)
         if found is not None:
             hkl, tt, inten = (np.asarray(v) for v in found)
             return hkl, tt.astype(float), inten.astype(float)

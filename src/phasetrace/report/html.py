@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import OutputError
+from . import tables
 from .summary import lattice_summary
 
 logger = logging.getLogger(__name__)
@@ -24,28 +25,76 @@ logger = logging.getLogger(__name__)
 __all__ = ["write_html", "render_html"]
 
 _CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1000px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5em auto;
+padding:0 2em;color:#222;line-height:1.45;max-width:2400px}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;
 margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .seq{font-size:1.3em;font-weight:600;margin:.4em 0}.muted{color:#666;font-size:.9em}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,640px),1fr));gap:1.2em 2em;
+align-items:start}
+figure{margin:0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure.wide{grid-column:1/-1}
 figcaption{font-size:.9em;color:#444}pre{background:#f7f7f7;padding:.7em;overflow-x:auto;font-size:.85em}
 .ph{font-weight:700}
 """
 
 _CAPTIONS = {
-    "contour": "Intensity map (background removed, each panel normalised) beside the voltage curve; "
+    "contour": "Intensity map (background removed, each panel normalised) beside the {curve}; "
                "dashed lines and grey bands mark transitions, labels the steady stages.",
-    "lattice": "Lattice parameters, interlayer spacing and volume strain (relative to the first scan "
-               "where each phase is present) with esd bars; open markers: discharge.",
-    "fractions": "Phase fractions of the electrode phases.",
-    "waterfall": "Selected patterns (background removed) with reflection tick marks.",
-    "fit": "Fit of one scan: observed, calculated, background, difference and tick marks.",
+    "lattice": "Lattice parameters, interlayer spacing, volume per formula unit of all phases on one "
+               "axis (relative change of the mean volume across each transition written on it) and "
+               "volume strain ΔV/V₀ of each phase (relative to the first scan where it is present), "
+               "against {axis}, with esd bars; open markers: {open}.",
+    "fractions": "Phase fractions of the electrode phases against {axis}.",
+    "waterfall": "Selected patterns (background removed), labelled by {label}, with reflection tick "
+                 "marks.",
+    "fit": "Fit of one scan: observed, calculated (model + background), background, difference "
+           "(observed − calculated) and tick marks.",
+    "fit_quality": "R_wp and goodness of fit of every scan against {axis}; scans above the flag "
+                   "level stand out in red.",
 }
+#: figures drawn across the whole page width, and any figure wider than this (a full-page one), inches.
+_WIDE = ("contour", "fit")
+_WIDE_IN = 5.0
+#: screen pixels per figure inch: 7–8 pt figure text reads as 13–14 px.
+_PX_PER_IN = 130
+
+
+def _png_width_in(data: bytes) -> float:
+    """Width in inches of a PNG from its IHDR and pHYs chunks (NaN when not a PNG or no pHYs)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return math.nan
+    width = int.from_bytes(data[16:20], "big")
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"pHYs" and length >= 9 and data[pos + 16] == 1:  # unit: metre
+            ppm = int.from_bytes(data[pos + 8:pos + 12], "big")
+            return width / (ppm * 0.0254) if ppm else math.nan
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return math.nan
+
+
+def _captions(results: xr.Dataset) -> dict[str, str]:
+    """Captions worded for the run: temperature series say temperature, never voltage."""
+    from ..plot import _data
+
+    temp = _data.is_temperature_series(results)
+    has_v = _data.coord(results, "voltage_V") is not None
+    axis = {"temperature": "temperature", "time": "time", "scan": "scan number"}[
+        _data.default_x(results)]
+    words = {
+        "curve": ("temperature axis" if temp else "voltage curve" if has_v else "scan axis"),
+        "axis": axis, "open": "cooling" if temp else "discharge",
+        "label": "temperature" if temp else "voltage" if has_v else "scan number",
+    }
+    return {k: v.format(**words) for k, v in _CAPTIONS.items()}
 
 
 def _e(value: Any) -> str:
@@ -62,6 +111,12 @@ def _json_attr(results: xr.Dataset, name: str) -> dict[str, Any]:
         logger.warning("attribute %s is not valid JSON; left out of the report", name)
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _sequence(results: xr.Dataset) -> dict[str, Any]:
+    from ..plot._data import sequence
+
+    return sequence(results)
 
 
 def _phases_html(phases: Any) -> str:
@@ -86,55 +141,104 @@ def _fractions(value: Any) -> str:
     return ", ".join(f"{_e(k)} {_fmt(v, 2)}" for k, v in value.items())
 
 
+def _range_cell(entry: Mapping[str, Any], temperature: bool) -> str:
+    if temperature:
+        return (f"{_fmt(entry.get('temperature_start'), 1)} → {_fmt(entry.get('temperature_end'), 1)}")
+    return f"{_fmt(entry.get('voltage_start'))} → {_fmt(entry.get('voltage_end'))}"
+
+
 def _stages_table(seq: dict[str, Any]) -> str:
+    temperature = tables.is_temperature_sequence(seq)
     rows = []
     for k, st in enumerate(seq.get("stages", []) or []):
         rows.append(
             f"<tr><td class=num>{k + 1}</td><td>{_phases_html(st.get('phases'))}</td>"
             f"<td class=num>{_e(st.get('first_scan', '—'))}–{_e(st.get('last_scan', '—'))}</td>"
-            f"<td class=num>{_fmt(st.get('voltage_start'))} → {_fmt(st.get('voltage_end'))}</td>"
+            f"<td class=num>{_range_cell(st, temperature)}</td>"
             f"<td>{_e(st.get('direction') or '—')}</td><td>{_fractions(st.get('fractions'))}</td></tr>")
     if not rows:
         return "<p class=muted>No stages in these results.</p>"
-    return ("<table><tr><th>#</th><th>phases</th><th>scans</th><th>voltage (V)</th>"
+    unit = "temperature (K)" if temperature else "voltage (V)"
+    return (f"<table><tr><th>#</th><th>phases</th><th>scans</th><th>{unit}</th>"
             "<th>direction</th><th>median fractions</th></tr>"
             + "".join(rows) + "</table>")
 
 
 def _transitions_table(seq: dict[str, Any]) -> str:
+    temperature = tables.is_temperature_sequence(seq)
     rows = []
     for tr in seq.get("transitions", []) or []:
+        extra = (f"<td class=num>{_fmt(tables.transition_temperature(tr, seq), 1)}</td>"
+                 if temperature else "")
         rows.append(
             f"<tr><td>{_phases_html(tr.get('from'))} → {_phases_html(tr.get('to'))}</td>"
             f"<td>{_e(tr.get('kind', '—'))}"
             + (f" ({_e(tr['mechanism'])})" if tr.get("mechanism") not in (None, "", tr.get("kind"))
                else "") + "</td>"
             f"<td class=num>{_e(tr.get('first_scan', '—'))}–{_e(tr.get('last_scan', '—'))}</td>"
-            f"<td class=num>{_fmt(tr.get('voltage_start'))} → {_fmt(tr.get('voltage_end'))}</td></tr>")
+            f"<td class=num>{_range_cell(tr, temperature)}</td>{extra}"
+            f"<td>{_e(tr.get('direction') or '—')}</td></tr>")
     if not rows:
         return "<p class=muted>No transitions detected.</p>"
-    return ("<table><tr><th>transition</th><th>kind</th><th>scans</th><th>voltage (V)</th></tr>"
+    head = ("<th>temperature (K)</th><th>transition temperature (K)</th>" if temperature
+            else "<th>voltage (V)</th>")
+    return (f"<table><tr><th>transition</th><th>kind</th><th>scans</th>{head}<th>direction</th></tr>"
             + "".join(rows) + "</table>")
+
+
+def _transition_temperatures(seq: dict[str, Any]) -> str:
+    """One sentence per transition of a temperature series: where it happens, in K."""
+    if not tables.is_temperature_sequence(seq):
+        return ""
+    items = []
+    for tr in seq.get("transitions", []) or []:
+        tc = tables.transition_temperature(tr, seq)
+        if not math.isfinite(tc):
+            continue
+        items.append(f"<li>{_phases_html(tr.get('from'))} → {_phases_html(tr.get('to'))} "
+                     f"({_e(tr.get('kind', ''))}): T = {tc:.1f} K, between "
+                     f"{_fmt(tr.get('temperature_start'), 1)} and {_fmt(tr.get('temperature_end'), 1)} K "
+                     f"(scans {_e(tr.get('first_scan'))}–{_e(tr.get('last_scan'))}, "
+                     f"{_e(tr.get('direction') or '')})</li>")
+    return f"<p><b>Transition temperature</b></p><ul>{''.join(items)}</ul>" if items else ""
 
 
 def _lattice_section(results: xr.Dataset) -> str:
     summary = lattice_summary(results)
     if not summary:
         return "<p class=muted>No phase identified: no lattice parameters.</p>"
+    from ..plot import _data
+    from ..plot.volume import volume_jumps
+
+    temperature = _data.is_temperature_series(results)
+    at = "at (K)" if temperature else "at (V)"
     bullets = "".join(f"<li>{_e(s.sentence())}</li>" for s in summary)
     rows = "".join(
         f"<tr><td>{_phases_html([s.phase])}</td><td class=num>{s.n_scans}</td>"
         f"<td class=num>{s.first_scan}–{s.last_scan}</td>"
         f"<td class=num>{_fmt(s.a_min_A, 4)} – {_fmt(s.a_max_A, 4)}</td>"
         f"<td class=num>{_fmt(s.d_min_A, 3)} – {_fmt(s.d_max_A, 3)}</td>"
-        f"<td class=num>{_fmt(s.strain_pct, 2)}</td><td class=num>{_fmt(s.strain_voltage_V)}</td></tr>"
+        f"<td class=num>{_fmt(s.strain_pct, 2)}</td>"
+        f"<td class=num>{_fmt(s.strain_temperature_K, 1) if temperature else _fmt(s.strain_voltage_V)}"
+        "</td></tr>"
         for s in summary)
-    return (f"<ul>{bullets}</ul><table><tr><th>phase</th><th>scans present</th><th>range</th>"
+    jumps = volume_jumps(results)
+    jump_html = ""
+    if jumps:
+        items = "".join(
+            f"<li>{_e(j.label())}: {j.volume_before_A3:.2f} → {j.volume_after_A3:.2f} Å³ per f.u. "
+            f"(scan {j.before_scan} → {j.after_scan})</li>" for j in jumps)
+        jump_html = ("<p><b>Volume change across transitions</b> (mean volume per formula unit of "
+                     f"the electrode, weighted by phase fractions)</p><ul>{items}</ul>")
+    return (f"<ul>{bullets}</ul>{jump_html}<table><tr><th>phase</th><th>scans present</th><th>range</th>"
             "<th>a (Å)</th><th>d<sub>interlayer</sub> (Å)</th><th>largest ΔV/V<sub>0</sub> (%)</th>"
-            f"<th>at (V)</th></tr>{rows}</table>")
+            f"<th>{at}</th></tr>{rows}</table>")
 
 
 def _data_section(results: xr.Dataset) -> str:
+    from ..plot import _data
+    from ..plot.quality import rwp_gof
+
     n = int(results.sizes.get("scan", 0))
     parts = [f"{n} scans"]
     if "two_theta" in results.coords and results.sizes.get("two_theta", 0):
@@ -149,11 +253,25 @@ def _data_section(results: xr.Dataset) -> str:
     for key in ("radiation", "source_format"):
         if results.attrs.get(key):
             parts.append(f"{key.replace('_', ' ')}: {results.attrs[key]}")
-    if "voltage_V" in results.coords:
-        v = np.asarray(results["voltage_V"].values, float)
-        if np.any(np.isfinite(v)):
-            parts.append(f"voltage {np.nanmin(v):.2f}–{np.nanmax(v):.2f} V")
-    return "<p>" + _e(" · ".join(parts)) + "</p>"
+    for name, unit, digits, what in (("voltage_V", "V", 2, "voltage"),
+                                     ("capacity_mAh_g", "mAh/g", 1, "capacity"),
+                                     ("temperature_K", "K", 1, "temperature")):
+        v = _data.coord(results, name)
+        if v is not None:
+            parts.append(f"{what} {np.nanmin(v):.{digits}f}–{np.nanmax(v):.{digits}f} {unit}")
+    if _data.is_temperature_series(results):
+        dirs = [d for d in dict.fromkeys(_data.thermal_direction(results)) if d]
+        parts.append("temperature series (" + (" then ".join(dirs) or "constant") + ")")
+    text = "<p>" + _e(" · ".join(parts)) + "</p>"
+    if "intensity" in results.data_vars:
+        rwp, _ = rwp_gof(results)
+        if np.any(np.isfinite(rwp)):
+            worst = int(np.nanargmax(rwp))
+            number = int(results["scan"].values[worst]) if "scan" in results.coords else worst
+            text += (f"<p>Fit quality: median R<sub>wp</sub> {np.nanmedian(rwp):.1f} % "
+                     f"(calculated pattern including the background); worst scan {number} "
+                     f"at {rwp[worst]:.1f} %.</p>")
+    return text
 
 
 def _figure_bytes(fig: Any, fmt: str, dpi: int) -> bytes:
@@ -162,7 +280,7 @@ def _figure_bytes(fig: Any, fmt: str, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def _embed(name: str, item: Any, dpi: int) -> str:
+def _embed(name: str, item: Any, dpi: int, captions: Mapping[str, str] | None = None) -> str:
     """``<figure>`` with a base64 PNG/SVG data URI from a Figure, a file path or raw bytes."""
     mime = "image/png"
     if isinstance(item, (str, Path)):
@@ -175,8 +293,11 @@ def _embed(name: str, item: Any, dpi: int) -> str:
     else:
         data = _figure_bytes(item, "png", dpi)
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    caption = _CAPTIONS.get(name, "")
-    return (f'<figure id="fig-{_e(name)}"><img alt="{_e(name)}" src="{uri}">'
+    caption = (captions or _CAPTIONS).get(name, "")
+    width_in = _png_width_in(data)
+    wide = ' class="wide"' if name in _WIDE or width_in > _WIDE_IN else ""
+    size = f' style="width:{width_in * _PX_PER_IN:.0f}px"' if math.isfinite(width_in) else ""
+    return (f'<figure id="fig-{_e(name)}"{wide}><img alt="{_e(name)}"{size} src="{uri}">'
             f"<figcaption><b>{_e(name)}</b>. {_e(caption)}</figcaption></figure>")
 
 
@@ -193,12 +314,13 @@ def _figures_section(results: xr.Dataset, figures: Any, dpi: int) -> str:
     elif isinstance(figures, Sequence) and not isinstance(figures, (str, bytes)):
         figures = {Path(p).stem: p for p in figures}
     parts = []
+    captions = _captions(results)
     for name, item in dict(figures).items():
         try:
-            parts.append(_embed(str(name), item, dpi))
+            parts.append(_embed(str(name), item, dpi, captions))
         except OSError as err:
             logger.warning("report: figure %s not embedded (%s)", name, err)
-    return "".join(parts) or "<p class=muted>No figures.</p>"
+    return f"<div class=figs>{''.join(parts)}</div>" if parts else "<p class=muted>No figures.</p>"
 
 
 def _provenance_section(results: xr.Dataset) -> str:
@@ -222,9 +344,9 @@ def _provenance_section(results: xr.Dataset) -> str:
 
 
 def render_html(results: xr.Dataset, *, figures: Any = None, title: str | None = None,
-                dpi: int = 150) -> str:
+                dpi: int = 150, viewer: bool = False) -> str:
     """The report as one HTML string (see :func:`write_html`)."""
-    seq = _json_attr(results, "sequence_json")
+    seq = _sequence(results)
     cells = seq.get("cell_components") or []
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = title or "phasetrace report"
@@ -234,10 +356,14 @@ def render_html(results: xr.Dataset, *, figures: Any = None, title: str | None =
         "<h2>Phase sequence</h2>",
         f"<p class=seq>{_e(seq.get('sequence') or 'not determined')}</p>",
         (f"<p>Cell components (not part of the sequence): {_phases_html(cells)}</p>" if cells else ""),
+        _transition_temperatures(seq),
         "<h3>Stages</h3>", _stages_table(seq),
         "<h3>Transitions</h3>", _transitions_table(seq),
         "<h2>Lattice and strain</h2>", _lattice_section(results),
-        "<h2>Figures</h2>", _figures_section(results, figures, dpi),
+        "<h2>Figures</h2>",
+        ("<p>Interactive view of the whole run (linked map, patterns, cells): "
+         "<a href=\"viewer.html\">viewer.html</a> beside this file.</p>" if viewer else ""),
+        _figures_section(results, figures, dpi),
         "<h2>Options and provenance</h2>", _provenance_section(results),
     ]
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
@@ -246,7 +372,7 @@ def render_html(results: xr.Dataset, *, figures: Any = None, title: str | None =
 
 
 def write_html(results: xr.Dataset, path: str | Path, *, figures: Any = None,
-               title: str | None = None, dpi: int = 150) -> Path:
+               title: str | None = None, dpi: int = 150, viewer: bool = False) -> Path:
     """Write one self-contained ``report.html`` (no server, no external files).
 
     Parameters
@@ -263,6 +389,8 @@ def write_html(results: xr.Dataset, path: str | Path, *, figures: Any = None,
         Page title.
     dpi : int
         Resolution of figures rendered here, dots per inch.
+    viewer : bool
+        Link to ``viewer.html`` written beside the report.
 
     Returns
     -------
@@ -287,7 +415,7 @@ def write_html(results: xr.Dataset, path: str | Path, *, figures: Any = None,
     out = Path(path)
     if out.is_dir():
         out = out / "report.html"
-    text = render_html(results, figures=figures, title=title, dpi=dpi)
+    text = render_html(results, figures=figures, title=title, dpi=dpi, viewer=viewer)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as err:

@@ -34,6 +34,8 @@ class PhaseSummary:
         Scan number where it occurs (-1 when unknown).
     strain_voltage_V : float
         Voltage of that scan, V (NaN when unknown).
+    strain_temperature_K : float
+        Temperature of that scan, K (NaN when unknown).
     """
 
     phase: str
@@ -47,12 +49,17 @@ class PhaseSummary:
     strain_pct: float
     strain_scan: int
     strain_voltage_V: float
+    strain_temperature_K: float = math.nan
 
     def sentence(self) -> str:
-        """One line such as ``"P2: ΔV = −1.6 % at 4.14 V (scan 48)"``."""
+        """One line such as ``"P2: ΔV = −1.6 % at 4.14 V (scan 48)"`` (or ``at 289 K``)."""
         if not math.isfinite(self.strain_pct):
             return f"{self.phase}: no volume refined"
-        where = f" at {self.strain_voltage_V:.2f} V" if math.isfinite(self.strain_voltage_V) else ""
+        where = ""
+        if math.isfinite(self.strain_voltage_V):
+            where = f" at {self.strain_voltage_V:.2f} V"
+        elif math.isfinite(self.strain_temperature_K):
+            where = f" at {self.strain_temperature_K:.1f} K"
         sign = "−" if self.strain_pct < 0 else "+"
         return f"{self.phase}: ΔV = {sign}{abs(self.strain_pct):.1f} %{where} (scan {self.strain_scan})"
 
@@ -79,7 +86,7 @@ def _presence(results: xr.Dataset, label: str, n: int) -> np.ndarray:
 
 
 def lattice_summary(results: xr.Dataset) -> list[PhaseSummary]:
-    """Summarise every electrode phase (cell components left out).
+    """Summarise every electrode phase present in at least one scan (cell components left out).
 
     Parameters
     ----------
@@ -101,12 +108,16 @@ def lattice_summary(results: xr.Dataset) -> list[PhaseSummary]:
                else np.arange(n))
     volt = (np.asarray(results["voltage_V"].values, dtype=float) if "voltage_V" in results.coords
             else np.full(n, np.nan))
+    temp = (np.asarray(results["temperature_K"].values, dtype=float)
+            if "temperature_K" in results.coords else np.full(n, np.nan))
     out = []
     for label, cell in zip(labels, cells):
         if cell:
             continue
         present = _presence(results, label, n)
         idx = np.flatnonzero(present)
+        if not idx.size:
+            continue  # a library phase that was not found: nothing to summarise
         strain = _var(results, "volume_strain", label, present) * 100.0
         if not np.any(np.isfinite(strain)):
             vol = _var(results, "volume_per_fu", label, present)
@@ -114,13 +125,14 @@ def lattice_summary(results: xr.Dataset) -> list[PhaseSummary]:
             strain = 100.0 * (vol / vol[ok[0]] - 1.0) if ok.size else strain
         if np.any(np.isfinite(strain)):
             k = int(np.nanargmax(np.abs(strain)))
-            s_pct, s_scan, s_volt = float(strain[k]), int(numbers[k]), float(volt[k])
+            s_pct, s_scan, s_volt, s_temp = (float(strain[k]), int(numbers[k]), float(volt[k]),
+                                             float(temp[k]))
         else:
-            s_pct, s_scan, s_volt = math.nan, -1, math.nan
+            s_pct, s_scan, s_volt, s_temp = math.nan, -1, math.nan, math.nan
         out.append(PhaseSummary(
             label, int(idx.size), int(numbers[idx[0]]) if idx.size else -1,
             int(numbers[idx[-1]]) if idx.size else -1,
             *_range(_var(results, "a", label, present)),
             *_range(_var(results, "interlayer_d", label, present)),
-            s_pct, s_scan, s_volt))
+            s_pct, s_scan, s_volt, s_temp))
     return out

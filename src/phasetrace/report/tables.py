@@ -8,7 +8,6 @@ write any of them without extra dependencies (no ``tabulate``/``jinja2``).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,7 +18,7 @@ import pandas as pd
 from ..errors import OutputError, SchemaError
 
 __all__ = ["sequence_table", "stages_table", "transitions_table", "to_csv", "to_markdown", "to_latex",
-           "latex_escape"]
+           "latex_escape", "is_temperature_sequence", "transition_temperature"]
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -39,12 +38,33 @@ def _as_dict(result: Any) -> dict[str, Any]:
     if hasattr(result, "to_dict") and hasattr(result, "stages"):
         return result.to_dict()
     attrs = getattr(result, "attrs", None)
-    if isinstance(attrs, Mapping) and "sequence_json" in attrs:
-        return json.loads(attrs["sequence_json"])
+    if isinstance(attrs, Mapping) and hasattr(result, "data_vars"):
+        from ..plot._data import sequence  # the one reader of a run's sequence
+
+        seq = sequence(result)
+        if seq:
+            return seq
     if isinstance(result, Mapping) and ("stages" in result or "sequence" in result):
         return dict(result)
     raise SchemaError(f"cannot make a table from {type(result).__name__}: expected a TransitionResult, "
                       "a sequence.json dict or a results Dataset with attrs['sequence_json']")
+
+
+def is_temperature_sequence(seq: Mapping[str, Any]) -> bool:
+    """Whether a ``sequence.json`` dict describes a temperature series (its axis is temperature)."""
+    if str(seq.get("x", "")).startswith("temperature"):
+        return True
+    stages = seq.get("stages") or []
+    volts = [_f(st.get(k)) for st in stages for k in ("voltage_start", "voltage_end")]
+    temps = [_f(st.get(k)) for st in stages for k in ("temperature_start", "temperature_end")]
+    return (not any(math.isfinite(v) for v in volts)) and any(math.isfinite(t) for t in temps)
+
+
+def transition_temperature(tr: Mapping[str, Any], seq: Mapping[str, Any]) -> float:
+    """Transition temperature, K: the critical point found on a temperature axis, else the mid-range."""
+    from ..plot._data import transition_temperature as tc
+
+    return tc(dict(tr), dict(seq))
 
 
 def _label(phases: Any) -> str:
@@ -71,7 +91,7 @@ def sequence_table(result: Any, *, material: str | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame, shape (1, 7)
         Columns ``material``, ``starting phases``, ``voltage window`` (V, e.g.
-        ``"1.50–4.28 V"``; the temperature window in K for a temperature series),
+        ``"1.50–4.28 V"``; ``temperature window`` in K for a temperature series),
         ``sequence`` (stages joined with " → "), ``transitions`` (kinds),
         ``reversible`` (bool) and ``cell components``.
 
@@ -93,13 +113,15 @@ def sequence_table(result: Any, *, material: str | None = None) -> pd.DataFrame:
     ranges = seq.get("ranges") or {}
     volts = [_f(st.get(k)) for st in stages for k in ("voltage_start", "voltage_end")]
     window = _window(volts + [_f(v) for v in ranges.get("voltage_V", ())], "V")
-    if not window:
+    window_name = "voltage window"
+    if not window or is_temperature_sequence(seq):
         temps = [_f(st.get(k)) for st in stages for k in ("temperature_start", "temperature_end")]
         window = _window(temps + [_f(v) for v in ranges.get("temperature_K", ())], "K", 1)
+        window_name = "temperature window" if window else window_name
     kinds = ", ".join(dict.fromkeys(t.get("kind", "") for t in seq.get("transitions") or [])) or "none"
     rev = (seq.get("reversibility") or {}).get("reversible", False)
     row = {"material": material or "", "starting phases": _label(stages[0]["phases"]) if stages else "",
-           "voltage window": window, "sequence": seq.get("sequence", ""), "transitions": kinds,
+           window_name: window, "sequence": seq.get("sequence", ""), "transitions": kinds,
            "reversible": bool(rev), "cell components": ", ".join(seq.get("cell_components") or [])}
     return pd.DataFrame([row])
 
@@ -147,18 +169,22 @@ def transitions_table(result: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame, shape (n_transitions, ...)
-        Voltages in V (3 decimals); temperature columns for temperature series.
-        All-NaN columns are dropped.
+        Voltages in V (3 decimals); temperature columns for temperature series,
+        with the transition temperature (the critical point located on the
+        temperature axis, else the middle of the range).  All-NaN columns are
+        dropped.
     """
+    seq = _as_dict(result)
     rows = [{"transition": f"{_label(t['from'])} → {_label(t['to'])}", "kind": t.get("kind", ""),
              "first scan": t["first_scan"], "last scan": t["last_scan"],
              "voltage start (V)": _num(t.get("voltage_start"), 3), "voltage end (V)": _num(t.get("voltage_end"), 3),
              "voltage mid (V)": _num(t.get("voltage_mid"), 3),
              "temperature start (K)": _num(t.get("temperature_start"), 1),
              "temperature end (K)": _num(t.get("temperature_end"), 1),
+             "transition temperature (K)": _num(transition_temperature(t, seq), 1),
              "direction": t.get("direction", ""), "basis": t.get("basis", "phases"),
              "confidence": t.get("confidence", math.nan)}
-            for t in _as_dict(result).get("transitions") or []]
+            for t in seq.get("transitions") or []]
     return pd.DataFrame(rows).dropna(axis=1, how="all") if rows else pd.DataFrame(rows)
 
 
