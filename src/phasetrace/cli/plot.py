@@ -82,7 +82,11 @@ def _options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def load_results(path: Path) -> Any:
-    """Open a results.nc read-only and load it into memory (the file is closed again)."""
+    """Open a results.nc read-only and load it into memory (the file is closed again).
+
+    Refuses (ReaderError) a results folder that is not one finished set: no
+    done-marker, a marker of another run, or files changed since.
+    """
     import xarray as xr
 
     if not path.is_file():
@@ -94,11 +98,11 @@ def load_results(path: Path) -> Any:
     except (OSError, ValueError) as err:
         raise ReaderError(f"{path}: not a readable results file ({err}); expected the "
                           "results.nc written by 'phasetrace analyse'") from err
-    if "map_intensity" in loaded:  # chunked (out-of-core) run: decimated intensity map
-        from ..stream_output import map_view
+    from ..output import map_view
+    from ..resultset import check_set
 
-        return map_view(loaded)
-    return loaded
+    check_set(path.resolve().parent, run_id=loaded.attrs.get("run_id") or None)
+    return map_view(loaded)  # a long run keeps every k-th pattern (map_scan)
 
 
 def run(args: argparse.Namespace) -> int:
