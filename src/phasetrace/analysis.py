@@ -88,6 +88,10 @@ def block_bounds(n_scans: int, block_scans: int) -> tuple[tuple[int, int], ...]:
     >>> block_bounds(130, 64)
     ((0, 64), (64, 130))
     """
+    if block_scans < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"block_scans={block_scans}; expected a positive number of scans")
     starts = list(range(0, n_scans, block_scans))
     if len(starts) > 1 and n_scans - starts[-1] < block_scans / 2:
         starts.pop()

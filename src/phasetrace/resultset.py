@@ -142,8 +142,8 @@ def check_set(out: str | Path, *, run_id: str | None, verify: bool = True) -> No
                            "cannot check that the files belong together", out)
         return
     if marker is None:
-        raise ReaderError(f"{out}: incomplete result set (no {DONE_MARKER}: the run {run_id[:12]} "
-                          "that wrote it did not finish); re-run 'phasetrace analyse'")
+        raise ReaderError(f"{out}: incomplete result set (no {DONE_MARKER} marker: a run writing "
+                          "to this folder did not finish); re-run 'phasetrace analyse'")
     if marker.get("run_id") != run_id:
         raise ReaderError(f"{out}: mixed result set (files of run {run_id[:12]}, done-marker of run "
                           f"{str(marker.get('run_id'))[:12]}); re-run 'phasetrace analyse'")

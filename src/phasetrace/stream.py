@@ -30,13 +30,8 @@ from .schema import INTENSITY, SCAN, TWO_THETA, make_stack, resolve_wavelength
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ChunkSource", "StackSource", "open_source", "chunk_bounds", "save_chunk", "load_chunk",
-           "CHUNK_DIR", "DEFAULT_CHUNK_SCANS"]
+__all__ = ["ChunkSource", "StackSource", "open_source", "save_chunk", "load_chunk"]
 
-#: hidden folder (inside the output folder) holding the finished chunks of a run.
-CHUNK_DIR = ".phasetrace-chunks"
-#: default number of scans per chunk.
-DEFAULT_CHUNK_SCANS = 500
 _WL_TOL_A = 5e-4
 
 
@@ -210,24 +205,6 @@ def _require_wavelength(wl: tuple[float, float, float] | None, path: Path) -> No
     if wl is None or not (math.isfinite(wl[0]) and wl[0] > 0):
         raise ReaderError(f"{path}: no wavelength in the file header; pass --wavelength "
                           "(Å, or CuKa/CuKa1/MoKa/AgKa)")
-
-
-def chunk_bounds(n_scans: int, chunk_scans: int) -> list[tuple[int, int]]:
-    """Split ``n_scans`` into consecutive ``(start, stop)`` chunks of ``chunk_scans`` scans.
-
-    A last chunk shorter than half a chunk is merged into the previous one.
-
-    Examples
-    --------
-    >>> chunk_bounds(1100, 500)
-    [(0, 500), (500, 1100)]
-    """
-    if chunk_scans < 1:
-        raise ConfigError(f"chunk_scans={chunk_scans}; expected a positive number of scans")
-    starts = list(range(0, n_scans, chunk_scans))
-    if len(starts) > 1 and n_scans - starts[-1] < chunk_scans / 2:
-        starts.pop()
-    return [(s, starts[i + 1] if i + 1 < len(starts) else n_scans) for i, s in enumerate(starts)]
 
 
 def save_chunk(ds: xr.Dataset, path: str | Path) -> Path:
