@@ -240,9 +240,9 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
         Analysis options.
     chunk_scans : int, optional
         Scans read and analysed by one task, rounded up to whole analysis blocks
-        (``config.analysis.block_scans``); default: the whole stack, or
-        :data:`DEFAULT_CHUNK_SCANS` above :data:`CHUNKED_ABOVE` scans.  Changes memory
-        use and parallelism, never the results.
+        (``config.analysis.block_scans``); default: the whole stack (one block per
+        task with ``jobs > 1`` or a scheduler), :data:`DEFAULT_CHUNK_SCANS` above
+        :data:`CHUNKED_ABOVE` scans.  Changes memory use and parallelism, never the results.
     jobs : int
         Local processes working on chunks at once.
     scheduler : str or distributed.Client, optional
@@ -295,10 +295,16 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
     return results, written
 
 
-def _chunk_groups(plan: Any, chunk_scans: int | None) -> list[list[tuple[int, int]]]:
-    """Consecutive analysis blocks grouped into tasks of about ``chunk_scans`` scans."""
+def _chunk_groups(plan: Any, chunk_scans: int | None, parallel: bool) -> list[list[tuple[int, int]]]:
+    """Consecutive analysis blocks grouped into tasks of about ``chunk_scans`` scans.
+
+    Without ``chunk_scans``: one task for the whole stack, or one task per block when
+    the run is parallel (``jobs > 1`` or a scheduler), and chunks of
+    :data:`DEFAULT_CHUNK_SCANS` above :data:`CHUNKED_ABOVE` scans.
+    """
     if chunk_scans is None:
-        chunk_scans = plan.n_scans if plan.n_scans <= CHUNKED_ABOVE else DEFAULT_CHUNK_SCANS
+        whole = plan.config.analysis.block_scans if parallel else plan.n_scans
+        chunk_scans = whole if plan.n_scans <= CHUNKED_ABOVE else DEFAULT_CHUNK_SCANS
     per = max(1, math.ceil(chunk_scans / plan.config.analysis.block_scans))
     blocks = list(plan.blocks)
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
@@ -311,7 +317,7 @@ def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, c
     from .executor import run_tasks
     from .stream import load_chunk, save_chunk
 
-    groups = _chunk_groups(plan, chunk_scans)
+    groups = _chunk_groups(plan, chunk_scans, parallel=jobs > 1 or bool(scheduler))
     spans = [(max(0, g[0][0] - plan.halo), min(plan.n_scans, g[-1][1] + plan.halo)) for g in groups]
     prints = [_fingerprint(plan, source, digests, g, span) for g, span in zip(groups, spans)]
     folder = out / CHUNK_DIR

@@ -94,9 +94,25 @@ def _holder(fd: int) -> str:
     return text or "pid unknown"
 
 
+#: files a run writes (their ``.NAME.*.part`` temporaries are ours to remove).
+OUTPUT_NAMES = ("sequence.json", "lattice.csv", "sequence.csv", "sequence.md", "sequence.tex",
+                "results.nc", "report.html", DONE_MARKER)
+
+
 def clear_done(out: str | Path) -> None:
-    """Remove the done-marker (first step of a run: the folder is no longer a finished set)."""
-    (Path(out) / DONE_MARKER).unlink(missing_ok=True)
+    """First step of a run: the folder is no longer a finished set.
+
+    Removes the done-marker and the temporary files (``.NAME.*.part``) a killed run
+    left for our own output names, in ``out`` and ``out/figures``; nothing else.
+    """
+    out = Path(out)
+    (out / DONE_MARKER).unlink(missing_ok=True)
+    stale = [p for name in OUTPUT_NAMES for p in out.glob(f".{name}.*.part")]
+    stale += list((out / "figures").glob(".*.part")) if (out / "figures").is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        logger.info("%s: removed %d temporary file(s) of an interrupted run", out, len(stale))
 
 
 def mark_done(out: str | Path, run_id: str, written: dict[str, Path]) -> Path:
