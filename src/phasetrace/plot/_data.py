@@ -161,8 +161,10 @@ def _json_attr(results: xr.Dataset, name: str) -> dict[str, Any]:
 
 
 def sequence(results: xr.Dataset) -> dict[str, Any]:
-    """The parsed ``sequence_json`` attribute (empty dict when absent or unreadable)."""
-    return _json_attr(results, "sequence_json")
+    """The sequence.json record of the results (empty dict when absent or unreadable)."""
+    from ..transitions import sequence_of
+
+    return sequence_of(results)
 
 
 def provenance(results: xr.Dataset) -> dict[str, Any]:

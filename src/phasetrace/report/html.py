@@ -224,7 +224,9 @@ def _provenance_section(results: xr.Dataset) -> str:
 def render_html(results: xr.Dataset, *, figures: Any = None, title: str | None = None,
                 dpi: int = 150) -> str:
     """The report as one HTML string (see :func:`write_html`)."""
-    seq = _json_attr(results, "sequence_json")
+    from ..transitions import sequence_of
+
+    seq = sequence_of(results)
     cells = seq.get("cell_components") or []
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = title or "phasetrace report"

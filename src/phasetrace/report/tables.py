@@ -8,7 +8,6 @@ write any of them without extra dependencies (no ``tabulate``/``jinja2``).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,7 +39,9 @@ def _as_dict(result: Any) -> dict[str, Any]:
         return result.to_dict()
     attrs = getattr(result, "attrs", None)
     if isinstance(attrs, Mapping) and "sequence_json" in attrs:
-        return json.loads(attrs["sequence_json"])
+        from ..transitions import sequence_of
+
+        return sequence_of(result)
     if isinstance(result, Mapping) and ("stages" in result or "sequence" in result):
         return dict(result)
     raise SchemaError(f"cannot make a table from {type(result).__name__}: expected a TransitionResult, "
