@@ -73,10 +73,14 @@ class Plan:
     config: Config
 
     def digest(self) -> str:
-        """SHA-256 of the decisions (part of the resume fingerprint)."""
+        """SHA-256 of the decisions and analysis options (part of the resume fingerprint).
+
+        The ``[output]`` options (figures, report, material) change no chunk, so they
+        are left out: a resumed run may change them.
+        """
         text = repr((self.n_scans, self.blocks, self.halo, [p.label for p in self.library],
                      self.wavelength, self.kalpha2, self.peak_positions, self.map_stride,
-                     sorted(self.config.to_dict().items(), key=str)))
+                     sorted((k, v) for k, v in self.config.to_dict().items() if k != "output")))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
