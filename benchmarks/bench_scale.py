@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, nargs="*", default=[1, 2], help="local worker counts to run")
     p.add_argument("--dask", type=int, default=0, metavar="N", help="also run on a loopback Dask cluster of N workers")
     p.add_argument("--chunk-scans", type=int, default=None)
+    p.add_argument("--phases", default="auto", help="--phases of the runs (default auto: the whole library)")
     args = p.parse_args(argv)
     DATA.mkdir(exist_ok=True)
     path = DATA / f"operando_{args.scans}x3001_c{args.cycle_scans}.h5"
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
                          f"{time.perf_counter() - t0:.1f} s\n")
     chunk = ["--chunk-scans", str(args.chunk_scans)] if args.chunk_scans else []
+    chunk += ["--phases", args.phases]
     rows = []
     for jobs in args.jobs:
         row = run_cli(path, DATA / f"out_{args.scans}_j{jobs}", ["--jobs", str(jobs), *chunk])

@@ -106,10 +106,11 @@ def test_resume_reanalyses_a_scan_whose_content_changed(tmp_path, experiment_fac
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "sequence.json").exists(), "the run finished before it could be killed"
+    assert (out / ".phasetrace.lock").read_text().startswith(f"pid {proc.pid} ")  # left behind by the kill
     # same name, size and mtime; other bytes (the pattern of scan 60) for scan 1, in the finished chunk
     _same_size_copy(other / "scans" / "scan_0060.xye", exp / "scans" / "scan_0001.xye")
 
-    assert main(["analyse", *args, "--out", str(out), "--resume"]) == 0
+    assert main(["analyse", *args, "--out", str(out), "--resume"]) == 0  # a dead run's lock is no lock
     assert main(["analyse", *args, "--out", str(tmp_path / "fresh")]) == 0
     capsys.readouterr()
     resumed, fresh = _lattice(out), _lattice(tmp_path / "fresh")
