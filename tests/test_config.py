@@ -41,3 +41,16 @@ def test_bad_toml_names_file(tmp_path):
 def test_min_scans_positive():
     with pytest.raises(ConfigError):
         TransitionConfig(min_scans=0)
+
+
+def test_analysis_blocks_are_toml_settable_and_validated(tmp_path):
+    from phasetrace.config import AnalysisConfig
+
+    path = tmp_path / "c.toml"
+    path.write_text("[analysis]\nblock_scans = 16\nhalo_scans = 4\ndetect_kalpha2 = false\n")
+    cfg = Config.from_toml(path)
+    assert cfg.analysis == AnalysisConfig(block_scans=16, halo_scans=4, survey_scans=32, detect_kalpha2=False)
+    assert Config.from_dict(cfg.to_dict()) == cfg  # recorded in provenance, round-trips
+    path.write_text("[analysis]\nblock_scans = 0\n")
+    with pytest.raises(ConfigError, match="analysis.block_scans = 0"):
+        Config.from_toml(path)

@@ -212,8 +212,11 @@ def _experiment_config(exp: Experiment, base: Config) -> Config:
 
 
 def _fingerprint(exp: Experiment, config: Config) -> str:
-    """Hash of the experiment definition, options and input file sizes/mtimes."""
-    h = hashlib.sha256(json.dumps([dataclasses.asdict(exp), config.to_dict()],
+    """Hash of the experiment definition, options and input file contents (SHA-256)."""
+    from . import __version__
+    from .output import file_sha256
+
+    h = hashlib.sha256(json.dumps([dataclasses.asdict(exp), config.to_dict(), __version__],
                                   sort_keys=True).encode())
     for key in ("input", "echem", "scan_log", "temperature_log"):
         p = Path(getattr(exp, key)) if getattr(exp, key) else None
@@ -222,8 +225,7 @@ def _fingerprint(exp: Experiment, config: Config) -> str:
         files = sorted(p.rglob("*")) if p.is_dir() else [p]
         for f in files:
             if f.is_file():
-                st = f.stat()
-                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+                h.update(f"{f.name}:{file_sha256(f)}".encode())
     return h.hexdigest()
 
 
@@ -240,8 +242,8 @@ def run_experiment(exp: Experiment, out_root: str, config: Config, *,
     config : Config
         Base options (the experiment's phases/material override them).
     chunk_scans : int, optional
-        Analyse in chunks of this many scans (:func:`phasetrace.stream.analyse_chunked`)
-        instead of in memory; for stacks of many thousand scans.
+        Read and analyse this many scans per task (:func:`phasetrace.pipeline.run_analysis`);
+        for stacks of many thousand scans.
     resume : bool
         With ``chunk_scans``: reuse the chunks an interrupted run finished.
 
@@ -289,12 +291,7 @@ def _run_one(exp: Experiment, out_root: str, config: Config, row: dict[str, Any]
     clean_partials(out)
     inputs = RunInputs(exp.input, exp.echem, exp.scan_log, exp.wavelength,
                        echem_outside=exp.echem_outside, temperature_log=exp.temperature_log)
-    if chunk_scans:
-        from .stream import analyse_chunked
-
-        results, _ = analyse_chunked(inputs, out, config=cfg, chunk_scans=chunk_scans, resume=resume)
-    else:
-        results, _ = run_analysis(inputs, out, config=cfg)
+    results, _ = run_analysis(inputs, out, config=cfg, chunk_scans=chunk_scans, resume=resume)
     row.update(_summarise(results))
     write_json_atomic(out / DONE_MARKER, {"fingerprint": _fingerprint(exp, cfg), "row": row})
     return row
@@ -340,7 +337,9 @@ def clean_partials(folder: str | Path) -> list[Path]:
 
 
 def _summarise(results: Any) -> dict[str, Any]:
-    seq = json.loads(results.attrs.get("sequence_json", "{}"))
+    from .transitions import sequence_of
+
+    seq = sequence_of(results)
     row: dict[str, Any] = {"n_scans": int(results.sizes.get("scan", 0)),
                            "sequence": seq.get("sequence", ""),
                            "n_stages": len(seq.get("stages", [])),
@@ -431,31 +430,16 @@ def run_batch(experiments: Iterable[Experiment], out_root: str | Path, *,
 
 def _execute(todo: list[Experiment], out: str, config: Config, *, jobs: int,
              scheduler: Any, options: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    if not todo:
-        return
-    if scheduler:
-        from .parallel import connect
+    from .executor import run_tasks
 
-        client = connect(scheduler) if isinstance(scheduler, str) else scheduler
-        from distributed import as_completed
+    tasks = [(exp, out, config, options.get("chunk_scans"), options.get("resume", False)) for exp in todo]
+    for _, row in run_tasks(_run_one, tasks, jobs=jobs, scheduler=scheduler, name="phasetrace-experiment"):
+        yield row
 
-        futures = [client.submit(run_experiment, exp, out, config, **options, pure=False,
-                                 key=f"phasetrace-{exp.name}-{uuid.uuid4().hex[:8]}")
-                   for exp in todo]
-        for future in as_completed(futures, loop=client.loop):
-            yield future.result()
-            future.release()
-    elif jobs > 1 and len(todo) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_experiment, exp, out, config, **options) for exp in todo]
-            for future in done(futures):
-                yield future.result()
-    else:
-        for exp in todo:
-            yield run_experiment(exp, out, config, **options)
+def _run_one(exp: Experiment, out: str, config: Config, chunk_scans: int | None,
+             resume: bool) -> dict[str, Any]:
+    return run_experiment(exp, out, config, chunk_scans=chunk_scans, resume=resume)
 
 
 def _write_summary(out: Path, rows: list[dict[str, Any]]) -> None:

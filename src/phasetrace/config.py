@@ -21,7 +21,7 @@ from typing import Any, Literal
 from .errors import ConfigError
 
 __all__ = ["BackgroundConfig", "PeakFitConfig", "PhaseConfig", "TransitionConfig",
-           "OutputConfig", "Config"]
+           "OutputConfig", "AnalysisConfig", "Config"]
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -148,6 +148,48 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    """How a stack is cut into analysis blocks, and the stack-wide decisions.
+
+    The phase analysis is sequential in time (each scan starts from its
+    predecessors' cells, zero shift and assemblage), so its result for a scan
+    depends on which scans were analysed with it.  To make a run's answer
+    independent of how it is executed (in memory, in chunks, on local processes
+    or on a Dask cluster) the analysis itself is defined on fixed blocks of
+    ``block_scans`` consecutive scans, each analysed with ``halo_scans`` extra
+    scans on either side that are dropped afterwards.  Execution chunks
+    (``--chunk-scans``) are whole numbers of blocks.
+
+    Attributes
+    ----------
+    block_scans : int
+        Scans per analysis block.  A last block shorter than half a block is merged
+        into the previous one.
+    halo_scans : int
+        Context scans analysed on each side of a block and discarded.  Must cover
+        the memory of the sequential analysis: the zero shift settles after 5
+        scans and the stack prior fills gaps of up to 6 scans, hence 8.
+    survey_scans : int
+        Evenly spaced scans read once for the stack-wide decisions (Kα2 line, the
+        start positions of the per-peak fits).
+    detect_kalpha2 : bool
+        Test the data for an unannounced Kα2 line (Kα1 wavelength and no λ2 given),
+        once for the whole stack, on the brightest survey scan.
+    """
+
+    block_scans: int = 64
+    halo_scans: int = 8
+    survey_scans: int = 32
+    detect_kalpha2: bool = True
+
+    def __post_init__(self) -> None:
+        if self.block_scans < 1 or self.halo_scans < 0 or self.survey_scans < 1:
+            raise ConfigError(f"analysis.block_scans = {self.block_scans}, halo_scans = {self.halo_scans}, "
+                              f"survey_scans = {self.survey_scans}: expected block_scans >= 1, "
+                              "halo_scans >= 0, survey_scans >= 1")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -156,6 +198,7 @@ class Config:
     phases: PhaseConfig = field(default_factory=PhaseConfig)
     transitions: TransitionConfig = field(default_factory=TransitionConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -164,7 +207,7 @@ class Config:
         kwargs: dict[str, Any] = {}
         section_types = {"background": BackgroundConfig, "peaks": PeakFitConfig,
                          "phases": PhaseConfig, "transitions": TransitionConfig,
-                         "output": OutputConfig}
+                         "output": OutputConfig, "analysis": AnalysisConfig}
         for key, value in data.items():
             if key not in sections:
                 raise ConfigError(f"unknown config section [{key}]; expected one of {', '.join(sections)}")

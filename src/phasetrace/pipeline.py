@@ -1,16 +1,29 @@
-"""Orchestration of one analysis: read → background → peaks → phases → lattice → transitions.
+"""Orchestration of a run: inputs → stack-wide plan → blocks (anywhere) → join → transitions → files.
 
-This module glues the pipeline packages together; it does no numerics itself.
-:func:`analyse_stack` works on an in-memory stack and returns the results
-Dataset (the content of ``results.nc``); :func:`write_outputs` writes the
-contract files; :func:`run_analysis` does both from file paths (the CLI's job).
+This is the only orchestration module; it does no numerics itself.
+
+* :func:`analyse_stack` analyses an in-memory stack and returns the results
+  Dataset (the content of ``results.nc``).
+* :func:`run_analysis` does a whole run from file paths — what ``phasetrace
+  analyse`` and every batch experiment do: it locks ``--out``, reads the input
+  a chunk at a time (:mod:`phasetrace.stream`), makes the stack-wide decisions
+  once (:func:`phasetrace.analysis.plan_analysis`), analyses the blocks of each
+  chunk in this process, on local processes or on a Dask cluster
+  (:func:`phasetrace.executor.run_tasks`), joins them, aligns the
+  electrochemistry, detects the transitions, writes every file with one run id
+  (:func:`phasetrace.output.write_outputs`) and writes the done-marker last.
+
+Both run exactly the same blocks with the same plan (:mod:`phasetrace.analysis`),
+so the answer does not depend on ``chunk_scans``, ``jobs`` or ``scheduler``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,16 +35,24 @@ import xarray as xr
 
 from . import __version__
 from .config import Config
-from .errors import PhasetraceError
-from .output import (file_sha256, prepare_out_dir, write_json_atomic, write_netcdf_atomic,
-                     write_text_atomic)
-from .schema import RESULT_PEAK_PREFIX, validate_stack
+from .errors import ConfigError, PhasetraceError
+from .output import file_sha256, json_default, prepare_out_dir
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_stack", "analyse_stack", "write_outputs", "run_analysis", "RunInputs"]
+__all__ = ["RunInputs", "load_stack", "align_inputs", "analyse_stack", "run_analysis", "write_outputs",
+           "describe_written", "PhasetraceError", "CHUNK_DIR", "DEFAULT_CHUNK_SCANS"]
 
-Progress = Callable[[str, int, int], None] | None
+#: hidden folder (inside --out) holding the finished chunks of a run until it ends.
+CHUNK_DIR = ".phasetrace-chunks"
+#: scans per chunk when a long stack is split without --chunk-scans.
+DEFAULT_CHUNK_SCANS = 512
+#: stacks with more scans than this are read a chunk at a time even without --chunk-scans.
+CHUNKED_ABOVE = 5000
+#: above this many input files provenance keeps one digest of all file digests.
+_MAX_LISTED_FILES = 1000
+
+Progress = Callable[[int, int], None] | None
 
 
 @dataclass(frozen=True)
@@ -61,32 +82,21 @@ class RunInputs:
     temperature_log: str = ""
 
 
-def _stage(progress: Progress, name: str, i: int, n: int) -> None:
-    logger.info("%s (%d/%d)", name, i, n)
-    if progress is not None:
-        progress(name, i, n)
-
-
-def _per_scan(progress: Progress, name: str) -> Callable[[int, int], None] | bool:
-    """A step's per-scan hook ``(done, n_scans)`` reporting to ``progress(name, done, n_scans)``."""
-    if progress is None:
-        return False
-    return lambda done, total: progress(name, done, total)
-
-
 def load_stack(inputs: RunInputs) -> xr.Dataset:
-    """Read the patterns and align them with the electrochemistry.
-
-    Returns
-    -------
-    xarray.Dataset
-        A stack (schema in :mod:`phasetrace.schema`) with scan coordinates from the
-        cycler record when ``inputs.echem`` is given.
-    """
-    from .echem import align, read_echem
+    """Read the patterns and align them with the electrochemistry (in memory)."""
     from .io import read_stack
 
-    stack = read_stack(inputs.input, wavelength=inputs.wavelength or None)
+    return align_inputs(read_stack(inputs.input, wavelength=inputs.wavelength or None), inputs)
+
+
+def align_inputs(stack: xr.Dataset, inputs: RunInputs) -> xr.Dataset:
+    """Give the scans of ``stack`` the times and electrochemistry of ``inputs``.
+
+    Works on a full stack or on a light one (a few 2θ points per scan): only the
+    scan coordinates matter.  The cycler record is attached on ``echem_record``.
+    """
+    from .echem import align, read_echem
+
     echem = read_echem(inputs.echem) if inputs.echem else None
     if echem is not None or inputs.scan_log or inputs.temperature_log:
         stack = align(stack, echem, scan_log=inputs.scan_log or None,
@@ -100,7 +110,7 @@ def attach_echem_record(stack: xr.Dataset, echem: xr.Dataset) -> xr.Dataset:
     """Add the full cycler record on its own dim ``echem_record`` (for the voltage curve).
 
     Variables ``echem_time_s``, ``echem_voltage_V`` and, when present,
-    ``echem_current_mA`` and ``echem_capacity_mAh_g``; times on the scans' clock (s from the first record).
+    ``echem_current_mA`` and ``echem_capacity_mAh_g``; times on the scans' clock.
     """
     out = stack.copy()
     for name in ("time_s", "voltage_V", "current_mA", "capacity_mAh_g"):
@@ -109,18 +119,13 @@ def attach_echem_record(stack: xr.Dataset, echem: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _library(config: Config, stack: xr.Dataset | None = None) -> list[Any]:
+def _library(config: Config) -> list[Any]:
     from .phases import load_library
 
     names = config.phases.names
-    library = load_library(names if names == "auto" else list(names),
-                           reference_dir=config.phases.reference_dir or None,
-                           elements=config.phases.elements)
-    if stack is not None:
-        from .phases.calibrate import with_held_standard
-
-        library = with_held_standard(library, stack, config.phases)
-    return library
+    return load_library(names if names == "auto" else list(names),
+                        reference_dir=config.phases.reference_dir or None,
+                        elements=config.phases.elements)
 
 
 def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
@@ -130,101 +135,79 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
     Parameters
     ----------
     stack : xarray.Dataset
-        Stack with ``intensity`` on (scan, two_theta) and a known wavelength.
+        Stack with ``intensity`` on (scan, two_theta) and a known wavelength,
+        aligned with the electrochemistry or not (:func:`phasetrace.align_echem`).
     config : Config, optional
         Options; defaults to :class:`~phasetrace.config.Config()`.
     progress : callable, optional
-        ``progress(step_name, i, n)`` called at each pipeline step.
+        ``progress(scans_done, n_scans)`` after each block.
 
     Returns
     -------
     xarray.Dataset
-        The stack plus ``background``, ``peak_*`` on (scan, peak), phase/lattice
-        variables on (scan, phase), ``zero_shift``, and attrs ``sequence_json``,
-        ``options_json``, ``provenance_json``.
+        Patterns, ``background`` and ``calc`` on (scan, two_theta), phase/lattice
+        variables on (scan, phase), ``peak_*`` on (scan, peak), ``zero_shift``,
+        stages and transitions (``stage`` on scan, ``transition`` dim) and attrs
+        ``sequence_json``, ``options_json``, ``program``.
     """
+    from .analysis import analyse_blocks, join_blocks, plan_analysis
+    from .schema import validate_stack
+    from .stream import StackSource
+
     config = config or Config()
     validate_stack(stack)
-    from .phases.calibrate import calibrated, calibrated_zero_options
-
-    stack = calibrated(stack, config.phases)
-    steps = 5
     t0 = time.perf_counter()
-    results = stack.copy()
-
-    _stage(progress, "background", 1, steps)
-    from .background import estimate_background
-
-    background = estimate_background(stack, method=config.background.method)["background"]
-    results["background"] = background
-
-    _stage(progress, "phase identification and lattice refinement", 2, steps)
-    from .lattice import analyse_phases
-
-    # The phase search works on the whole pattern (its own peak search + Pawley
-    # refinement); on the shared cases it is more reliable than seeding it with the
-    # independent peak fits, which are kept as their own product in results.nc.
-    phases = analyse_phases(stack, library=_library(config, stack), background=background,
-                            progress=_per_scan(progress, "phase identification and lattice refinement"),
-                            **calibrated_zero_options(stack))
-    stack = _adopt_detected_kalpha2(stack, phases)
-    results.attrs.update({k: stack.attrs[k] for k in ("wavelength2_A", "kalpha2_ratio")})
-    results.attrs["kalpha2_detected"] = str(phases.attrs.get("kalpha2_detected", ""))
-    if "kalpha2_source" in stack.attrs:
-        results.attrs["kalpha2_source"] = stack.attrs["kalpha2_source"]
-    results = _merge_phases(results, phases)
-
-    if config.peaks.enabled:
-        _stage(progress, "peak fitting", 3, steps)
-        from .peaks import fit_stack
-
-        peaks = fit_stack(stack, peaks="auto", profile=config.peaks.profile,
-                          background=background, errors="ignore",
-                          progress=_per_scan(progress, "peak fitting"))
-        for name in peaks.data_vars:
-            if "peak" in peaks[name].dims:
-                results[RESULT_PEAK_PREFIX + name] = peaks[name]
-
-    _stage(progress, "transitions", 4, steps)
-    from .transitions import detect_transitions
-
-    tc = config.transitions
-    transitions = detect_transitions(phases, x=tc.x, min_fraction=tc.min_fraction,
-                                     min_scans=tc.min_scans)
-    sequence = with_minor_phases(transitions.to_dict(), phases, min_fraction=tc.min_fraction)
-    from .transitions.evolution import with_evolution
-
-    results.attrs["sequence_json"] = json.dumps(with_evolution(sequence, results, config.phases),
-                                                ensure_ascii=False, default=_json_safe)
-    results.attrs["options_json"] = json.dumps(config.to_dict(), ensure_ascii=False)
-    results.attrs["program"] = f"phasetrace {__version__}"
+    source = StackSource(stack.assign_coords(scan=np.arange(stack.sizes["scan"])))
+    plan = plan_analysis(source.n_scans, source.take, source.wavelength, config, library=_library(config),
+                         max_map_scans=max(1000, source.n_scans))
+    parts = []
+    for block in plan.blocks:
+        parts += analyse_blocks(source.read(), plan, [block], 0)
+        if progress is not None:
+            progress(block[1], source.n_scans)
+    results = _finish(join_blocks(parts), plan)
+    results = results.assign_coords(scan=stack["scan"].values)
+    for name in stack.data_vars:
+        if stack[name].dims == ("echem_record",):
+            results[name] = stack[name]
     results.attrs["analysis_seconds"] = round(time.perf_counter() - t0, 3)
-    _stage(progress, "done", 5, steps)
     return results
 
 
-def _adopt_detected_kalpha2(stack: xr.Dataset, phases: xr.Dataset) -> xr.Dataset:
-    """Give the stack the Kα2 line that the phase refinement found in the data.
+def _finish(joined: xr.Dataset, plan: Any) -> xr.Dataset:
+    """Patterns back on (scan, two_theta) when all were kept; transitions; attributes."""
+    from .analysis import collapse_block_attrs
+    from .transitions import detect_transitions, sequence_variables
 
-    Headers such as ``# wavelength_A = 1.5406`` state only Kα1; whether a lab
-    source also gives Kα2 is decided from the data by :func:`analyse_phases`
-    (χ² with and without the doublet, ``attrs["kalpha2_detected"]``), never assumed.
-    """
-    decision = str(phases.attrs.get("kalpha2_detected", ""))
-    if not decision.startswith("True") or stack.attrs.get("kalpha2_ratio", 0) > 0:
-        return stack
-    from .schema import WAVELENGTHS_A
+    results = collapse_block_attrs(joined)
+    if plan.map_stride == 1:
+        maps = [v for v in results.data_vars if "map_scan" in results[v].dims]
+        for name in maps:
+            results[name[len("map_"):]] = (("scan", "two_theta"), results[name].values)
+        results = results.drop_vars(maps).drop_dims("map_scan")
+    tc = plan.config.transitions
+    transitions = detect_transitions(results, x=tc.x, min_fraction=tc.min_fraction, min_scans=tc.min_scans)
+    sequence = with_minor_phases(transitions.to_dict(), results, min_fraction=tc.min_fraction)
+    from .transitions.evolution import with_evolution
 
-    wl = float(stack.attrs["wavelength_A"])
-    for wl1, wl2, ratio in WAVELENGTHS_A.values():
-        if ratio > 0 and abs(wl1 - wl) <= 0.0015:
-            out = stack.copy()
-            out.attrs.update(wavelength2_A=wl2, kalpha2_ratio=ratio,
-                             kalpha2_source=f"detected from the data: {decision}")
-            logger.info("Kα2 line at %.6f Å (ratio %.2f) detected in the data and used for peak fits",
-                        wl2, ratio)
-            return out
-    return stack
+    wl1, wl2, ratio = plan.wavelength
+    results.attrs.update(wavelength_A=wl1, wavelength2_A=wl2, kalpha2_ratio=ratio)
+    sequence = with_evolution(sequence, results, plan.config.phases)  # unindexed peaks need λ
+    results = results.assign(sequence_variables(sequence, results["scan"].values))
+    results.attrs.update(
+        sequence_json=json.dumps(sequence, ensure_ascii=False, default=json_default),
+        options_json=json.dumps(plan.config.to_dict(), ensure_ascii=False),
+        program=f"phasetrace {__version__}", wavelength_A=wl1, wavelength2_A=wl2, kalpha2_ratio=ratio,
+        kalpha2_detected=plan.kalpha2, analysis_blocks=len(plan.blocks),
+        block_scans=plan.config.analysis.block_scans, halo_scans=plan.halo)
+    if plan.kalpha2.startswith("detected"):
+        results.attrs["kalpha2_source"] = plan.kalpha2
+    if plan.calibration is not None:
+        results.attrs["calibration_json"] = json.dumps(plan.calibration.to_dict())
+    if plan.map_stride > 1:
+        results.attrs["map_note"] = (f"map_* hold every {plan.map_stride}-th pattern (scans in map_scan); "
+                                     "per-scan results cover all scans")
+    return results
 
 
 def with_minor_phases(sequence: dict[str, Any], phases: xr.Dataset, *,
@@ -237,132 +220,231 @@ def with_minor_phases(sequence: dict[str, Any], phases: xr.Dataset, *,
                                                      stage_phases=in_stages)}
 
 
-def _json_safe(obj: Any) -> Any:
-    from .output import json_default
+def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Config | None = None,
+                  run_id: str | None = None) -> dict[str, Path]:
+    """Write a results Dataset as one finished set (files, then the done-marker) into ``out_dir``."""
+    from .output import write_outputs as write
+    from .resultset import clear_done, lock_out_dir, mark_done, new_run_id
 
-    return json_default(obj)
-
-
-def _merge_phases(results: xr.Dataset, phases: xr.Dataset) -> xr.Dataset:
-    keep = [v for v in phases.data_vars
-            if "scan" in phases[v].dims and "two_theta" not in phases[v].dims
-            or v in ("calc", "calc_background")]
-    merged = results.copy()
-    for name in keep:
-        merged[name] = phases[name]
-    for name, coord in phases.coords.items():
-        if name not in merged.coords and "scan" not in coord.dims:
-            merged = merged.assign_coords({name: coord})
-    return merged
-
-
-def _provenance(inputs: RunInputs, stack: xr.Dataset, config: Config) -> dict[str, Any]:
-    base = Path(inputs.input)
-    folder = base if base.is_dir() else base.parent
-    hashes = {}
-    for name in np.atleast_1d(stack["file"].values) if "file" in stack.coords else []:
-        path = folder / str(name)
-        if path.is_file():
-            hashes[str(name)] = file_sha256(path)
-    for extra in (inputs.echem, inputs.scan_log, inputs.temperature_log):
-        if extra:
-            hashes[Path(extra).name] = file_sha256(extra)
-    return {"program": "phasetrace", "version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "input": str(inputs.input), "echem": inputs.echem, "scan_log": inputs.scan_log,
-            "wavelength_option": inputs.wavelength, "options": config.to_dict(),
-            "input_sha256": hashes}
-
-
-def write_outputs(results: xr.Dataset, out_dir: str | Path, *,
-                  config: Config | None = None) -> dict[str, Path]:
-    """Write the contract outputs (and figures/report) into ``out_dir``.
-
-    Files: ``sequence.json``, ``lattice.csv``, ``results.nc``, ``sequence.csv``,
-    ``sequence.md``, ``sequence.tex``, ``figures/*``, ``report.html`` and ``viewer.html``.
-    Every file is written atomically; other files in ``out_dir`` are untouched.
-    """
-    config = config or Config()
     out = prepare_out_dir(out_dir)
-    written: dict[str, Path] = {}
-    sequence = json.loads(results.attrs.get("sequence_json", "{}"))
-    written["sequence.json"] = write_json_atomic(out / "sequence.json", sequence)
-
-    from .lattice import lattice_table
-
-    table = lattice_table(results)
-    written["lattice.csv"] = write_text_atomic(out / "lattice.csv",
-                                               table.to_csv(index=False, float_format="%.6g"))
-    written.update(_write_tables(results, out, config))
-    written["results.nc"] = write_netcdf_atomic(_netcdf_ready(results), out / "results.nc")
-    pngs: list[Path] | None = None
-    if config.output.figures:
-        from .plot import save_all
-
-        paths = [Path(p) for p in save_all(results, out / "figures")]
-        for path in paths:
-            written[f"figures/{path.name}"] = path
-        pngs = [p for p in paths if p.suffix == ".png"]
-    if config.output.report:
-        from .report import try_write_viewer, write_html
-
-        written.update(try_write_viewer(results, out))  # interactive viewer.html beside the report
-        written["report.html"] = write_html(results, out / "report.html", figures=pngs,
-                                            viewer="viewer.html" in written)
+    run_id = run_id or new_run_id()
+    with lock_out_dir(out):
+        clear_done(out)
+        written = write(results, out, config=config, run_id=run_id)
+        mark_done(out, run_id, written)
     return written
-
-
-def _write_tables(results: xr.Dataset, out: Path, config: Config) -> dict[str, Path]:
-    from .report import tables
-
-    written = {}
-    table = tables.sequence_table(results, material=config.output.material or None)
-    written["sequence.csv"] = write_text_atomic(out / "sequence.csv", tables.to_csv(table))
-    written["sequence.md"] = write_text_atomic(out / "sequence.md", tables.to_markdown(table))
-    written["sequence.tex"] = write_text_atomic(out / "sequence.tex", tables.to_latex(table))
-    from .transitions.evolution import EVOLUTION_KEY, evolution_table
-
-    evolution = evolution_table(json.loads(results.attrs.get("sequence_json", "{}")).get(EVOLUTION_KEY, []))
-    for ext, writer in (("csv", tables.to_csv), ("md", tables.to_markdown), ("tex", tables.to_latex)):
-        written[f"evolution.{ext}"] = write_text_atomic(out / f"evolution.{ext}", writer(evolution))
-    return written
-
-
-def _netcdf_ready(results: xr.Dataset) -> xr.Dataset:
-    """Make every variable netCDF-serialisable (object/str arrays → fixed unicode)."""
-    ds = results.copy()
-    for name in list(ds.variables):
-        var = ds[name]
-        if var.dtype == object:
-            ds[name] = var.astype(str)
-    for key, value in list(ds.attrs.items()):
-        if isinstance(value, (bool, np.bool_)):
-            ds.attrs[key] = int(value)
-        elif value is None or (isinstance(value, float) and math.isnan(value)):
-            ds.attrs[key] = "nan" if value is not None else ""
-        elif isinstance(value, (dict, list, tuple)) and not isinstance(value, str):
-            ds.attrs[key] = json.dumps(value, default=_json_safe)
-    return ds
 
 
 def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | None = None,
+                 chunk_scans: int | None = None, jobs: int = 1, scheduler: Any = None,
+                 resume: bool = False, keep_chunks: bool = False, max_map_scans: int = 1000,
                  progress: Progress = None) -> tuple[xr.Dataset, dict[str, Path]]:
-    """Read, analyse and write one experiment; return (results, written files)."""
+    """Read, analyse and write one experiment; return (results, written files).
+
+    Parameters
+    ----------
+    inputs : RunInputs
+        Input, cycler file, scan log, wavelength override.
+    out_dir : str or Path
+        Output folder; locked for the run (a second run on it fails at once).
+    config : Config, optional
+        Analysis options.
+    chunk_scans : int, optional
+        Scans read and analysed by one task, rounded up to whole analysis blocks
+        (``config.analysis.block_scans``); default: the whole stack (one block per
+        task with ``jobs > 1`` or a scheduler), :data:`DEFAULT_CHUNK_SCANS` above
+        :data:`CHUNKED_ABOVE` scans.  Changes memory use and parallelism, never the results.
+    jobs : int
+        Local processes working on chunks at once.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address (or client); its workers must see the input files.
+    resume : bool
+        Reuse chunks an interrupted run finished in ``out_dir`` whose fingerprint
+        (SHA-256 of the chunk's input bytes, the options, the reference CIFs, the
+        stack-wide decisions and the program version) is unchanged.
+    keep_chunks : bool
+        Keep ``out_dir/.phasetrace-chunks`` after success.
+    max_map_scans : int
+        Most patterns kept in ``results.nc`` (every k-th scan beyond that).
+    progress : callable, optional
+        ``progress(scans_done, n_scans)``.
+
+    Raises
+    ------
+    ReaderError, EchemError, ConfigError, OutputError
+        Unusable input or options, or ``out_dir`` locked by another run.
+    """
+    from .analysis import join_blocks, plan_analysis
+    from .resultset import clear_done, lock_out_dir, mark_done, new_run_id
+    from .stream import open_source
+
     config = config or Config()
-    prepare_out_dir(out_dir)
-    stack = load_stack(inputs)
-    results = analyse_stack(stack, config=config, progress=progress)
-    provenance = _provenance(inputs, stack, config)
-    if "calibration_json" in results.attrs:
-        provenance["calibration"] = json.loads(results.attrs["calibration_json"])
-    results.attrs["provenance_json"] = json.dumps(provenance, ensure_ascii=False, default=_json_safe)
-    written = write_outputs(results, out_dir, config=config)
+    if chunk_scans is not None and chunk_scans < 1:
+        raise ConfigError(f"--chunk-scans {chunk_scans}: expected a positive number of scans")
+    if jobs < 1 or max_map_scans < 1:
+        raise ConfigError(f"jobs={jobs}, max_map_scans={max_map_scans}: expected positive numbers")
+    out = prepare_out_dir(out_dir)
+    with lock_out_dir(out):
+        clear_done(out)
+        run_id = new_run_id()
+        source = open_source(inputs.input, wavelength=inputs.wavelength)
+        plan = plan_analysis(source.n_scans, source.take, source.wavelength, config,
+                             library=_library(config), max_map_scans=max_map_scans)
+        digests = {str(p): file_sha256(p) for p in source.input_files()}
+        parts = _run_chunks(source, plan, digests, out, chunk_scans=chunk_scans, jobs=jobs,
+                            scheduler=scheduler, resume=resume, progress=progress)
+        results = _finish(_align(join_blocks(parts), inputs, source), plan)
+        results.attrs["provenance_json"] = json.dumps(_provenance(inputs, config, digests, plan),
+                                                      ensure_ascii=False, default=json_default)
+        from .output import write_outputs as write
+
+        written = write(results, out, config=config, run_id=run_id)
+        mark_done(out, run_id, written)
+        if not keep_chunks:
+            shutil.rmtree(out / CHUNK_DIR, ignore_errors=True)
+    results.attrs["run_id"] = run_id
     return results, written
+
+
+def _chunk_groups(plan: Any, chunk_scans: int | None, parallel: bool) -> list[list[tuple[int, int]]]:
+    """Consecutive analysis blocks grouped into tasks of about ``chunk_scans`` scans.
+
+    Without ``chunk_scans``: one task for the whole stack, or one task per block when
+    the run is parallel (``jobs > 1`` or a scheduler), and chunks of
+    :data:`DEFAULT_CHUNK_SCANS` above :data:`CHUNKED_ABOVE` scans.
+    """
+    if chunk_scans is None:
+        whole = plan.config.analysis.block_scans if parallel else plan.n_scans
+        chunk_scans = whole if plan.n_scans <= CHUNKED_ABOVE else DEFAULT_CHUNK_SCANS
+    per = max(1, math.ceil(chunk_scans / plan.config.analysis.block_scans))
+    blocks = list(plan.blocks)
+    return [blocks[i:i + per] for i in range(0, len(blocks), per)]
+
+
+def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, chunk_scans: int | None,
+                jobs: int, scheduler: Any, resume: bool, progress: Progress) -> list[xr.Dataset]:
+    """Analyse every chunk (reusing finished ones on resume); return their results in order."""
+    from .analysis import analyse_task
+    from .executor import run_tasks
+    from .stream import load_chunk, save_chunk
+
+    groups = _chunk_groups(plan, chunk_scans, parallel=jobs > 1 or bool(scheduler))
+    spans = [(max(0, g[0][0] - plan.halo), min(plan.n_scans, g[-1][1] + plan.halo)) for g in groups]
+    prints = [_fingerprint(plan, source, digests, g, span) for g, span in zip(groups, spans)]
+    folder = out / CHUNK_DIR
+    on_disk = len(groups) > 1 or resume
+    if folder.exists() and not resume:
+        shutil.rmtree(folder)
+    done: dict[int, Any] = _reusable(folder, prints) if resume else {}
+    if on_disk:
+        folder.mkdir(exist_ok=True)
+    logger.info("%d scans in %d chunk(s) of %d analysis block(s) (%d reused)", plan.n_scans, len(groups),
+                len(plan.blocks), len(done))
+    scans_done = sum(g[-1][1] - g[0][0] for i, g in enumerate(groups) if i in done)
+    if progress is not None:
+        progress(scans_done, plan.n_scans)
+    todo = [i for i in range(len(groups)) if i not in done]
+    tasks = [(source.part(*spans[i]), plan, groups[i]) for i in todo]
+    for k, result in run_tasks(analyse_task, tasks, jobs=jobs, scheduler=scheduler, name="phasetrace-chunk"):
+        i = todo[k]
+        if on_disk:
+            result.attrs.update(chunk_fingerprint=prints[i], chunk_index=i)
+            done[i] = save_chunk(result, folder / f"chunk_{i:06d}.npz")
+        else:
+            done[i] = result
+        scans_done += groups[i][-1][1] - groups[i][0][0]
+        if progress is not None:
+            progress(scans_done, plan.n_scans)
+    return [load_chunk(done[i]) if isinstance(done[i], Path) else done[i] for i in range(len(groups))]
+
+
+def _reusable(folder: Path, prints: list[str]) -> dict[int, Path]:
+    """Finished chunks of an interrupted run whose fingerprint still matches (others deleted)."""
+    from .stream import load_chunk
+
+    found: dict[int, Path] = {}
+    for path in sorted(folder.glob("chunk_*.npz")) if folder.is_dir() else []:
+        try:
+            attrs = load_chunk(path, meta_only=True).attrs
+            index = int(attrs.get("chunk_index", -1))
+            ok = 0 <= index < len(prints) and attrs.get("chunk_fingerprint") == prints[index]
+        except (OSError, ValueError, KeyError):
+            ok = False
+        if ok:
+            found[index] = path
+        else:
+            path.unlink(missing_ok=True)
+    for stale in folder.glob(".*.part") if folder.is_dir() else []:
+        stale.unlink(missing_ok=True)
+    return found
+
+
+def _fingerprint(plan: Any, source: Any, digests: dict[str, str], blocks: list[tuple[int, int]],
+                 span: tuple[int, int]) -> str:
+    """Content hash of what a chunk's result depends on.
+
+    SHA-256 over the program version, the stack-wide plan (options, candidate
+    phases, Kα2, peak start positions, blocks), the reference CIFs' bytes, the
+    chunk's blocks and the SHA-256 of every input file the chunk reads (the whole
+    file for HDF5/multi-scan inputs).
+    """
+    h = hashlib.sha256(f"phasetrace {__version__}\n{plan.digest()}\n{blocks}\n".encode())
+    h.update(_library_digest(plan.config).encode())
+    files = source.part(*span).input_files() if hasattr(source, "part") else []
+    for path in files:
+        h.update(f"{Path(path).name}:{digests.get(str(path)) or file_sha256(path)}\n".encode())
+    return h.hexdigest()
+
+
+def _library_digest(config: Config) -> str:
+    """SHA-256 of every file of the built-in reference library and of ``reference_dir``."""
+    from .phases.reference import library_dir
+
+    h = hashlib.sha256()
+    folders = [library_dir()] + ([Path(config.phases.reference_dir)] if config.phases.reference_dir else [])
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            h.update(f"{path.relative_to(folder)}:{file_sha256(path)}\n".encode())
+    return h.hexdigest()
+
+
+def _align(results: xr.Dataset, inputs: RunInputs, source: Any) -> xr.Dataset:
+    """Electrochemistry for every scan, computed on a light skeleton stack (5 points per scan)."""
+    from .schema import SCAN, make_stack
+
+    if not inputs.echem and not inputs.scan_log and not inputs.temperature_log:
+        return results
+    n = results.sizes[SCAN]
+    coords = {c: results[c].values for c in results.coords if results[c].dims == (SCAN,) and c != SCAN}
+    skeleton = make_stack(source.two_theta[:5], np.zeros((n, 5)), np.ones((n, 5)),
+                          wavelength_A=source.wavelength[0], coords=coords)
+    aligned = align_inputs(skeleton, inputs)
+    new = {c: (SCAN, aligned[c].values, aligned[c].attrs) for c in aligned.coords
+           if aligned[c].dims == (SCAN,) and c != SCAN}
+    results = results.assign_coords(new)
+    results.attrs.update({k: v for k, v in aligned.attrs.items() if k.startswith(("echem", "align"))})
+    for name in aligned.data_vars:
+        if aligned[name].dims == ("echem_record",):
+            results[name] = aligned[name]
+    return results
+
+
+def _provenance(inputs: RunInputs, config: Config, digests: dict[str, str], plan: Any) -> dict[str, Any]:
+    hashes = {Path(p).name: d for p, d in digests.items()}
+    if len(hashes) > _MAX_LISTED_FILES:
+        tree = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in hashes.items()).encode()).hexdigest()
+        hashes = {f"{len(hashes)} files (sha256 of 'name:sha256' lines)": tree}
+    for extra in (inputs.echem, inputs.scan_log, inputs.temperature_log):
+        if extra:
+            hashes[Path(extra).name] = file_sha256(extra)
+    calibration = {"calibration": plan.calibration.to_dict()} if plan.calibration is not None else {}
+    return {**calibration, "program": "phasetrace", "version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "input": str(inputs.input),
+            "echem": inputs.echem, "scan_log": inputs.scan_log, "wavelength_option": inputs.wavelength,
+            "options": config.to_dict(), "input_sha256": hashes, "kalpha2": plan.kalpha2,
+            "reference_library_sha256": _library_digest(config)}
 
 
 def describe_written(written: dict[str, Path]) -> Sequence[str]:
     """One line per written file, for the CLI."""
     return [str(p) for p in written.values()]
-
-
-__all__ += ["describe_written", "PhasetraceError"]

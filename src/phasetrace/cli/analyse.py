@@ -12,7 +12,7 @@ from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-#: stacks with more scans than this are analysed chunk by chunk (out of core).
+#: stacks with more scans than this are read a chunk at a time (phasetrace.pipeline.CHUNKED_ABOVE).
 CHUNKED_ABOVE = 5000
 
 
@@ -29,7 +29,8 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
                    help="restrict the automatic search to phases made of these elements "
                         "(e.g. Li,Mn,O)")
     p.add_argument("--config", default=None, metavar="TOML", help="configuration file (TOML)")
-    p.add_argument("--jobs", type=int, default=None, metavar="N", help="local parallelism (threads)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="local worker processes (the results do not depend on it)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--no-figures", action="store_true", help="do not draw figures")
@@ -61,8 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "to the scans like the cycler record")
     p.add_argument("--material", default=None, help="material name for the publication table")
     p.add_argument("--chunk-scans", type=int, default=None, metavar="N",
-                   help="process the stack out of core in chunks of N scans (automatic above "
-                        f"{CHUNKED_ABOVE} scans, or with --scheduler / --resume)")
+                   help="read and analyse N scans per task (rounded up to whole analysis blocks; "
+                        f"automatic above {CHUNKED_ABOVE} scans); the results do not depend on N")
     p.add_argument("--resume", action="store_true",
                    help="chunked runs: reuse chunks already finished in --out by an interrupted run")
     add_common_options(p)
@@ -111,28 +112,21 @@ def set_jobs(jobs: int | None) -> None:
 
 
 def make_progress(disabled: bool):
-    """A progress callback ``(step, done, total)`` drawing tqdm bars on stderr, or None.
-
-    Each step gets its own bar: over the pipeline's steps, or over scans when a
-    long step reports per scan.  Nothing is drawn when stderr is not a terminal.
-    """
+    """A ``progress(scans_done, n_scans)`` callback drawing a tqdm bar on stderr, or None."""
     if disabled or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    state: dict = {"bar": None, "key": None}
+    bar = None
 
-    def progress(step: str, i: int, n: int) -> None:
-        if state["key"] != (step, n):
-            if state["bar"] is not None:
-                state["bar"].close()
-            state["key"] = (step, n)
-            state["bar"] = tqdm(total=n, file=sys.stderr, desc=step, leave=False,
-                                unit="step" if n <= 5 else "scan")
-        state["bar"].n = i
-        state["bar"].refresh()
-        if step == "done":
-            state["bar"].close()
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, file=sys.stderr, desc="scans", unit="scan", leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
 
     return progress
 
@@ -140,6 +134,7 @@ def make_progress(disabled: bool):
 def run(args: argparse.Namespace) -> int:
     """Run ``analyse``; return the exit status."""
     from ..pipeline import RunInputs, run_analysis
+    from ..transitions import sequence_of
 
     from ..io import check_out_dir, wavelength_option
 
@@ -153,38 +148,13 @@ def run(args: argparse.Namespace) -> int:
                        temperature_log=args.temperature_log or "")
     if args.chunk_scans is not None and args.chunk_scans < 1:
         raise ConfigError(f"--chunk-scans {args.chunk_scans}: expected a positive number of scans")
-    if _use_chunks(args, inputs):
-        from ..stream import DEFAULT_CHUNK_SCANS, analyse_chunked
-
-        if config.phases.calibrate:
-            raise ConfigError(f"--calibrate {config.phases.calibrate}: not available for chunked "
-                              "(out-of-core) runs; calibrate a short stack and pass --wavelength")
-        results, written = analyse_chunked(
-            inputs, args.out, config=config, chunk_scans=args.chunk_scans or DEFAULT_CHUNK_SCANS,
-            jobs=args.jobs or 1, scheduler=args.scheduler, resume=args.resume,
-            progress=not args.no_progress and sys.stderr.isatty())
-    else:
-        set_jobs(args.jobs)
-        results, written = run_analysis(inputs, args.out, config=config,
-                                        progress=make_progress(args.no_progress))
-    import json
-
-    summary = json.loads(results.attrs.get("sequence_json", "{}"))
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected a positive number of workers")
+    results, written = run_analysis(inputs, args.out, config=config, chunk_scans=args.chunk_scans,
+                                    jobs=args.jobs or 1, scheduler=args.scheduler, resume=args.resume,
+                                    progress=make_progress(args.no_progress))
+    summary = sequence_of(results)
     seq = summary.get("sequence", "") or f"none ({summary.get('message') or 'no sample phase identified'})"
     sys.stdout.write(f"sequence: {seq}\n")
     sys.stdout.write(f"wrote {len(written)} files to {args.out}\n")
     return 0
-
-
-def _use_chunks(args: argparse.Namespace, inputs) -> bool:
-    """Chunked (out-of-core) path: asked for, distributed, resumable, or a very long stack."""
-    if args.chunk_scans or args.scheduler or args.resume:
-        return True
-    from ..stream import open_source
-
-    n_scans = open_source(inputs.input, wavelength=inputs.wavelength).n_scans
-    if n_scans > CHUNKED_ABOVE:
-        logger.info("%d scans: analysing out of core in chunks (use --chunk-scans to choose the size)",
-                    n_scans)
-        return True
-    return False

@@ -99,7 +99,11 @@ def _options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def load_results(path: Path) -> Any:
-    """Open a results.nc read-only and load it into memory (the file is closed again)."""
+    """Open a results.nc read-only and load it into memory (the file is closed again).
+
+    Refuses (ReaderError) a results folder that is not one finished set: no
+    done-marker, a marker of another run, or files changed since.
+    """
     import xarray as xr
 
     if not path.is_file():
@@ -114,11 +118,11 @@ def load_results(path: Path) -> Any:
     if "intensity" not in loaded and "map_intensity" not in loaded:
         raise ReaderError(f"{path}: not a phasetrace results file (no 'intensity' variable); expected the "
                           "results.nc written by 'phasetrace analyse'")
-    if "map_intensity" in loaded:  # chunked (out-of-core) run: decimated intensity map
-        from ..stream_output import map_view
+    from ..output import map_view
+    from ..resultset import check_set
 
-        return map_view(loaded)
-    return loaded
+    check_set(path.resolve().parent, run_id=loaded.attrs.get("run_id") or None)
+    return map_view(loaded)  # a long run keeps every k-th pattern (map_scan)
 
 
 def run(args: argparse.Namespace) -> int:

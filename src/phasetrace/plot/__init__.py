@@ -32,3 +32,15 @@ from .ticks import reflection_ticks
 __all__ = [
     "contour", "lattice", "fractions", "waterfall", "fit", "fit_quality", "rwp_gof", "total_calc",
     "save_all", "save_figure", "render", "FIGURES", "phase_color", "PHASE_COLORS", "reflection_ticks"]
+
+
+class _CallablePlot(__import__("types").ModuleType):
+    """Lets ``phasetrace.plot(results, "contour", ...)`` draw one figure (the notebook verb)."""
+
+    def __call__(self, results, figure: str = "contour", **options):
+        from ..output import map_view
+
+        return render(map_view(results), figure, **options)
+
+
+__import__("sys").modules[__name__].__class__ = _CallablePlot

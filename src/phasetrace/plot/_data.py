@@ -240,26 +240,10 @@ def _json_attr(results: xr.Dataset, name: str) -> dict[str, Any]:
 
 
 def sequence(results: xr.Dataset) -> dict[str, Any]:
-    """The stage sequence of a run as the ``sequence.json`` dict (empty when absent).
+    """The sequence.json record of the results (empty dict when absent or unreadable)."""
+    from ..transitions import sequence_of
 
-    The one place where figures and reports read it: from
-    ``phasetrace.transitions.sequence_of`` when that exists, else from the
-    ``sequence_json`` attribute.
-    """
-    try:
-        from ..transitions import sequence_of  # type: ignore[attr-defined]
-    except ImportError:
-        sequence_of = None
-    if sequence_of is not None:
-        try:
-            value = sequence_of(results)
-            if isinstance(value, dict):
-                return value
-            if hasattr(value, "to_dict"):
-                return value.to_dict()
-        except Exception as err:  # noqa: BLE001 - fall back to the attribute
-            logger.debug("sequence_of failed (%s); reading sequence_json", err)
-    return _json_attr(results, "sequence_json")
+    return sequence_of(results)
 
 
 def provenance(results: xr.Dataset) -> dict[str, Any]:

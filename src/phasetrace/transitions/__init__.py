@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from .detect import detect_transitions
 from .result import (
-    ARROW, Reversibility, SolidSolutionRegion, Stage, Transition, TransitionResult, join_phases, sort_phases,
+    ARROW, Reversibility, SolidSolutionRegion, Stage, Transition, TransitionResult, join_phases, sequence_of,
+    sequence_variables, sort_phases,
 )
 
 __all__ = [
     "detect_transitions", "TransitionResult", "Stage", "Transition", "SolidSolutionRegion",
-    "Reversibility", "sort_phases", "join_phases", "ARROW",
+    "Reversibility", "sort_phases", "join_phases", "ARROW", "sequence_of", "sequence_variables",
 ]

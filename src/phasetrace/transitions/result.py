@@ -13,8 +13,11 @@ from typing import Any
 
 __all__ = [
     "ARROW", "Stage", "Transition", "SolidSolutionRegion", "Reversibility", "TransitionResult",
-    "sort_phases", "join_phases",
+    "sort_phases", "join_phases", "sequence_variables", "sequence_of", "SEQUENCE_ATTR",
 ]
+
+#: attribute holding the whole sequence record (all of ``sequence.json``) in results.nc.
+SEQUENCE_ATTR = "sequence_json"
 
 #: separator of stages in the ``sequence`` string (CONTRACT.md).
 ARROW = " → "
@@ -343,3 +346,105 @@ class TransitionResult:
             "options": _clean(dict(self.options)),
             "ranges": _clean({k: list(v) for k, v in self.ranges.items()}),
         }
+
+
+def sequence_variables(sequence: dict[str, Any], scans: Any) -> dict[str, Any]:
+    """Stages and transitions as Dataset variables (xarray ``(dims, values)`` tuples).
+
+    Parameters
+    ----------
+    sequence : dict
+        The ``sequence.json`` record (:meth:`TransitionResult.to_dict`).
+    scans : array_like of int
+        The ``scan`` labels of the results.
+
+    Returns
+    -------
+    dict
+        ``stage`` on ``scan`` (index of the stage a scan belongs to, -1 for scans in
+        a transition or outside every stage); on ``stage_index``: ``stage_phases``,
+        ``stage_first_scan``, ``stage_last_scan``, ``stage_voltage_start``,
+        ``stage_voltage_end``; on ``transition``: ``transition_from``,
+        ``transition_to``, ``transition_kind``, ``transition_first_scan``,
+        ``transition_last_scan``, ``transition_voltage_start``, ``transition_voltage_end``
+        (phases joined with ``/``; voltages in V, NaN where unknown).
+    """
+    import numpy as np
+
+    scans = np.asarray(scans, dtype=int)
+    stages = sequence.get("stages", [])
+    trans = sequence.get("transitions", [])
+    stage = np.full(scans.size, -1, dtype=int)
+    for i, st in enumerate(stages):
+        stage[(scans >= st["first_scan"]) & (scans <= st["last_scan"])] = i
+
+    def num(items: list[dict[str, Any]], key: str) -> Any:
+        return np.array([math.nan if d.get(key) is None else float(d[key]) for d in items], dtype=float)
+
+    def ints(items: list[dict[str, Any]], key: str) -> Any:
+        return np.array([int(d[key]) for d in items], dtype=int)
+
+    sd, td = "stage_index", "transition"
+    return {
+        "stage": ("scan", stage, {"description": "index of the stage (stage_index) the scan belongs to; "
+                                                 "-1 inside a transition"}),
+        "stage_phases": (sd, np.array([join_phases(st["phases"]) for st in stages], dtype=str)),
+        "stage_first_scan": (sd, ints(stages, "first_scan")),
+        "stage_last_scan": (sd, ints(stages, "last_scan")),
+        "stage_voltage_start": (sd, num(stages, "voltage_start"), {"units": "V"}),
+        "stage_voltage_end": (sd, num(stages, "voltage_end"), {"units": "V"}),
+        "transition_from": (td, np.array([join_phases(t["from"]) for t in trans], dtype=str)),
+        "transition_to": (td, np.array([join_phases(t["to"]) for t in trans], dtype=str)),
+        "transition_kind": (td, np.array([str(t.get("kind", "")) for t in trans], dtype=str)),
+        "transition_first_scan": (td, ints(trans, "first_scan")),
+        "transition_last_scan": (td, ints(trans, "last_scan")),
+        "transition_voltage_start": (td, num(trans, "voltage_start"), {"units": "V"}),
+        "transition_voltage_end": (td, num(trans, "voltage_end"), {"units": "V"}),
+    }
+
+
+def sequence_of(results: Any) -> dict[str, Any]:
+    """The ``sequence.json`` record of a results Dataset (new or old results.nc), or of a dict.
+
+    Reads the full record kept with the results; a results file that has only the
+    stage/transition variables gives the contract keys rebuilt from them.  An
+    empty dict when the results carry no sequence.
+    """
+    import json
+
+    if isinstance(results, dict) and "attrs" not in results:
+        return dict(results)
+    attrs = getattr(results, "attrs", {})
+    raw = attrs.get(SEQUENCE_ATTR)
+    if isinstance(raw, dict):
+        return dict(raw)
+    if isinstance(raw, str) and raw:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+    if hasattr(results, "data_vars") and "stage_phases" in results:
+        return _rebuild(results)
+    return {}
+
+
+def _rebuild(ds: Any) -> dict[str, Any]:
+    def f(v: Any) -> Any:
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    stages = [{"phases": str(p).split("/") if str(p) else [], "first_scan": int(a), "last_scan": int(b),
+               "voltage_start": f(v0), "voltage_end": f(v1)}
+              for p, a, b, v0, v1 in zip(ds["stage_phases"].values, ds["stage_first_scan"].values,
+                                         ds["stage_last_scan"].values, ds["stage_voltage_start"].values,
+                                         ds["stage_voltage_end"].values)]
+    trans = [{"from": str(a).split("/"), "to": str(b).split("/"), "kind": str(k), "first_scan": int(s0),
+              "last_scan": int(s1), "voltage_start": f(v0), "voltage_end": f(v1)}
+             for a, b, k, s0, s1, v0, v1 in zip(
+                 ds["transition_from"].values, ds["transition_to"].values, ds["transition_kind"].values,
+                 ds["transition_first_scan"].values, ds["transition_last_scan"].values,
+                 ds["transition_voltage_start"].values, ds["transition_voltage_end"].values)]
+    return {"sequence": ARROW.join(join_phases(s["phases"]) for s in stages), "stages": stages,
+            "transitions": trans, "cell_components": []}
