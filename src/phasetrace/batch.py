@@ -433,12 +433,13 @@ def _execute(todo: list[Experiment], out: str, config: Config, *, jobs: int,
     from .executor import run_tasks
 
     tasks = [(exp, out, config, options.get("chunk_scans"), options.get("resume", False)) for exp in todo]
-    for _, row in run_tasks(_run_one, tasks, jobs=jobs, scheduler=scheduler, name="phasetrace-experiment"):
+    for _, row in run_tasks(_experiment_task, tasks, jobs=jobs, scheduler=scheduler, name="phasetrace-experiment"):
         yield row
 
 
-def _run_one(exp: Experiment, out: str, config: Config, chunk_scans: int | None,
-             resume: bool) -> dict[str, Any]:
+def _experiment_task(exp: Experiment, out: str, config: Config, chunk_scans: int | None,
+                     resume: bool) -> dict[str, Any]:
+    """One executor task: :func:`run_experiment` (never raises for a bad experiment)."""
     return run_experiment(exp, out, config, chunk_scans=chunk_scans, resume=resume)
 
 

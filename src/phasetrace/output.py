@@ -191,7 +191,7 @@ def map_view(results: xr.Dataset) -> xr.Dataset:
     others = [v for v in results.data_vars
               if SCAN not in results[v].dims and "map_scan" not in results[v].dims]
     view = results[per_scan + others].sel({SCAN: keep})
-    for name in ("intensity", "intensity_sigma", "background", "calc"):
+    for name in ("intensity", "intensity_sigma", "background", "calc", "calc_background"):
         if f"map_{name}" in results:
             view[name] = ((SCAN, TWO_THETA), results[f"map_{name}"].values.astype(float))
     view.attrs = dict(results.attrs)

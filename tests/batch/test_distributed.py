@@ -42,7 +42,7 @@ def test_batch_on_scheduler_equals_local(manifest, tmp_path, cluster):
     experiments = read_manifest(manifest)[:2]
     local = run_batch(experiments, tmp_path / "local", config=_config())
     remote = run_batch(experiments, tmp_path / "dask", config=_config(), scheduler=cluster.scheduler_address)
-    assert [r["status"] for r in local] == [r["status"] for r in remote] == ["ok", "ok"]
+    assert [r["status"] for r in local] == [r["status"] for r in remote] == ["ok", "ok"], (local, remote)
     for exp in experiments:
         assert _outputs(tmp_path / "dask", exp.name) == _outputs(tmp_path / "local", exp.name)
     # the first five scans of the example are O3 + P2 (truth.json)

@@ -69,8 +69,8 @@ def total_calc(results: xr.Dataset) -> np.ndarray | None:
     if model is None or "two_theta" not in model.dims:
         return None
     calc = _grid(model)
-    if _includes_background(model):
-        return calc
+    if _includes_background(model) or "calc_background" in results:
+        return calc  # the refinement's calc is model + background (calc_background: its background part)
     bg = _first(results, BACKGROUND_NAMES)
     if bg is not None and "two_theta" in bg.dims:
         calc = calc + _grid(bg)
