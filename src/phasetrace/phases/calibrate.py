@@ -306,9 +306,9 @@ def held_standard(standard: ReferencePhase, cal: Calibration) -> ReferencePhase:
     return dataclasses.replace(standard, lattice_range=ranges)
 
 
-#: zero-shift bound (degrees) of the phase refinement of a calibrated stack: a numerical
-#: width only (the Pawley bounds must not collapse); the zero itself is held at 0.
-CALIBRATED_ZERO_DEG = 1e-4
+#: zero-shift bound (degrees) of the phase refinement of a calibrated stack: 0 holds the zero
+#: fixed at 0 (the refinement does not refine a parameter whose bound is 0).
+CALIBRATED_ZERO_DEG = 0.0
 
 
 def _standard(phase_options) -> ReferencePhase:

@@ -26,6 +26,7 @@ __all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "Layou
 _BASIS = {
     "cubic": [[1, 1, 1, 0, 0, 0]],
     "hexagonal": [[1, 1, 0, 0.5, 0, 0], [0, 0, 1, 0, 0, 0]],
+    "tetragonal": [[1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]],
     "orthorhombic": [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]],
     "monoclinic": [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0],
                    [0, 0, 0, 0, 1, 0]],
@@ -59,6 +60,8 @@ def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
         return 1.0 / np.sqrt(q)
     if system == "hexagonal":
         return np.array([np.sqrt(4.0 / (3.0 * q[0])), 1.0 / np.sqrt(q[1])])
+    if system == "tetragonal":
+        return 1.0 / np.sqrt(q[:2])
     m = _basis(system, tie)[0] @ q
     if system == "orthorhombic":
         return 1.0 / np.sqrt(m[:3])
