@@ -25,6 +25,21 @@ def _exit_interrupted(*_: object) -> None:  # pragma: no cover - runs in a signa
     os._exit(130)
 
 
+def _flush_and_exit(status: int) -> None:  # pragma: no cover - ends the process
+    """Flush the standard streams and the log handlers, then end the process with ``status``."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        import logging
+        logging.shutdown()
+    except Exception:  # noqa: BLE001 - leaving anyway
+        pass
+    os._exit(status)
+
+
 def _excepthook(etype, value, tb):  # pragma: no cover - only an interrupt before main() gets here
     if issubclass(etype, KeyboardInterrupt):
         sys.stderr.write(INTERRUPTED)
@@ -132,9 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv, state)
     except KeyboardInterrupt:
-        if _IS_COMMAND:
-            signal.signal(signal.SIGINT, _exit_interrupted)
         sys.stderr.write(INTERRUPTED)
+        if _IS_COMMAND:
+            # Leave now with 130. Returning would let the interpreter decide the status:
+            # CPython remembers a KeyboardInterrupt that passed through any PyRun_* frame
+            # (a library's embedded code) and then kills itself with SIGINT (status -2)
+            # even though the interrupt was handled here.
+            signal.signal(signal.SIGINT, _exit_interrupted)
+            _flush_and_exit(130)
         return 130
     except PhasetraceError as err:
         if debug:
