@@ -15,7 +15,11 @@ user's run: stack-wide plan → blocks → join → transitions → every output
 with figures) in a fresh process and reports wall time, scans/s, peak resident
 memory of the driver and of its worker processes (``getrusage`` of the
 children, which for Dask are the ``dask worker`` processes started here), and
-the sequence found.
+the sequence found; also the CPU seconds (user + system, driver + local workers,
+plus the Dask workers' ``/proc`` times) in all and per scan for each stage that
+``phasetrace analyse`` logs (``stage times: {...}``, :mod:`phasetrace.timing`):
+open, library, plan, hash, analysis (with the tasks' own ``task read`` and
+``task analyse`` CPU), join, transitions, write.
 
 Usage::
 
@@ -262,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['sequence']}\n")
     stages = list(rows[0]["stage_cpu_s_per_scan"]) if rows else []
     sys.stdout.write("CPU s per scan by stage (driver + local workers; Dask: analysis on the workers)\n")
-    sys.stdout.write("run             " + "".join(f"{k:>12}" for k in stages) + "\n")
+    sys.stdout.write("run             " + "".join(f"{k:>13}" for k in stages) + "\n")
     for r in rows:
-        sys.stdout.write(f"{r['run']:<16}" + "".join(f"{r['stage_cpu_s_per_scan'].get(k, 0):>12}" for k in stages)
+        sys.stdout.write(f"{r['run']:<16}" + "".join(f"{r['stage_cpu_s_per_scan'].get(k, 0):>13}" for k in stages)
                          + "\n")
     return 0
 
