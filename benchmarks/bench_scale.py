@@ -178,6 +178,7 @@ def run_cli(path: Path, out: Path, extra: list[str]) -> dict:
             "stage_cpu_s_per_scan": {k: round(v["cpu_s"] / n, 4) for k, v in stages.items()},
             "stage_cpu_s": {k: round(v["cpu_s"], 1) for k, v in stages.items()},
             "stage_wall_s": {k: round(v["wall_s"], 1) for k, v in stages.items()},
+            "stage_peak_rss_driver_MB": {k: v["peak_rss_mb"] for k, v in stages.items() if "peak_rss_mb" in v},
             "peak_rss_driver_MB": round(int(rss[0]) / 1024.0), "peak_rss_workers_MB": round(int(rss[1]) / 1024.0),
             "sequence": seq["sequence"], "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
             "cpus": os.cpu_count()}

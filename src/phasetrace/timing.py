@@ -36,10 +36,14 @@ class StageTimes:
     ----------
     wall_s, cpu_s : dict of str to float
         Wall-clock and CPU seconds of each stage (a stage entered twice adds up).
+    peak_rss_mb : dict of str to float
+        Peak resident memory of this process (MB) so far at the end of each stage: the
+        stage where it rises is the one that needed the memory.
     """
 
     wall_s: dict[str, float] = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -50,10 +54,12 @@ class StageTimes:
         finally:
             self.wall_s[name] = self.wall_s.get(name, 0.0) + time.perf_counter() - wall0
             self.cpu_s[name] = self.cpu_s.get(name, 0.0) + cpu_seconds() - cpu0
+            self.peak_rss_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
     def to_dict(self) -> dict[str, dict[str, float]]:
-        """``{stage: {"wall_s": ..., "cpu_s": ...}}``, rounded to milliseconds."""
-        return {k: {"wall_s": round(self.wall_s[k], 3), "cpu_s": round(self.cpu_s.get(k, 0.0), 3)}
+        """``{stage: {"wall_s": ..., "cpu_s": ..., "peak_rss_mb": ...}}``, rounded."""
+        return {k: {"wall_s": round(self.wall_s[k], 3), "cpu_s": round(self.cpu_s.get(k, 0.0), 3),
+                    **({"peak_rss_mb": round(self.peak_rss_mb[k])} if k in self.peak_rss_mb else {})}
                 for k in self.wall_s}
 
     def log(self) -> None:
