@@ -15,7 +15,11 @@ user's run: stack-wide plan → blocks → join → transitions → every output
 with figures) in a fresh process and reports wall time, scans/s, peak resident
 memory of the driver and of its worker processes (``getrusage`` of the
 children, which for Dask are the ``dask worker`` processes started here), and
-the sequence found.
+the sequence found; also the CPU seconds (user + system, driver + local workers,
+plus the Dask workers' ``/proc`` times) in all and per scan for each stage that
+``phasetrace analyse`` logs (``stage times: {...}``, :mod:`phasetrace.timing`):
+open, library, plan, hash, analysis (with the tasks' own ``task read`` and
+``task analyse`` CPU), join, transitions, write.
 
 Usage::
 
@@ -155,8 +159,10 @@ def run_cli(path: Path, out: Path, extra: list[str]) -> dict:
     cmd = [sys.executable, "-c",
            "import resource, sys; from phasetrace.cli.main import main; rc = main(sys.argv[1:]); "
            "u = resource.getrusage(resource.RUSAGE_SELF); c = resource.getrusage(resource.RUSAGE_CHILDREN); "
-           "sys.stderr.write(f'RSS {u.ru_maxrss} {c.ru_maxrss}\\n'); sys.exit(rc)",
+           "sys.stderr.write(f'RSS {u.ru_maxrss} {c.ru_maxrss} {u.ru_utime + u.ru_stime} {c.ru_utime + c.ru_stime}\\n'); "
+           "sys.exit(rc)",
            "analyse", str(path), "--out", str(out), "--no-report", "--no-progress", *extra]
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - t0
@@ -165,9 +171,42 @@ def run_cli(path: Path, out: Path, extra: list[str]) -> dict:
     rss = next(line.split()[1:] for line in done.stderr.splitlines() if line.startswith("RSS "))
     seq = json.loads((out / "sequence.json").read_text(encoding="utf-8"))
     n = _n_scans(path)
+    stages = _stage_times(done.stderr)
     return {"n_scans": n, "wall_s": round(wall, 1), "scans_per_s": round(n / wall, 1),
+            "cpu_s": round(float(rss[2]) + float(rss[3]), 1),
+            "cpu_s_per_scan": round((float(rss[2]) + float(rss[3])) / n, 4),
+            "stage_cpu_s_per_scan": {k: round(v["cpu_s"] / n, 4) for k, v in stages.items()},
+            "stage_cpu_s": {k: round(v["cpu_s"], 1) for k, v in stages.items()},
+            "stage_wall_s": {k: round(v["wall_s"], 1) for k, v in stages.items()},
+            "stage_peak_rss_driver_MB": {k: v["peak_rss_mb"] for k, v in stages.items() if "peak_rss_mb" in v},
             "peak_rss_driver_MB": round(int(rss[0]) / 1024.0), "peak_rss_workers_MB": round(int(rss[1]) / 1024.0),
-            "sequence": seq["sequence"], "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+            "sequence": seq["sequence"], "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count()}
+
+
+def _stage_times(stderr: str) -> dict[str, dict[str, float]]:
+    """The ``stage times: {json}`` line that ``phasetrace analyse`` logs at the end (see phasetrace.timing)."""
+    for line in reversed(stderr.splitlines()):
+        if "stage times: " in line:
+            return json.loads(line.split("stage times: ", 1)[1])
+    return {}
+
+
+def _worker_cpu_s(procs: list[subprocess.Popen]) -> float:
+    """CPU seconds (user + system) of the Dask worker processes so far (``/proc/PID/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        children = subprocess.run(["pgrep", "-P", str(procs[1].pid)], capture_output=True, text=True).stdout.split()
+    except OSError:
+        children = []
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _n_scans(path: Path) -> int:
@@ -186,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dask", type=int, default=0, metavar="N", help="also run on a loopback Dask cluster of N workers")
     p.add_argument("--chunk-scans", type=int, default=None)
     p.add_argument("--phases", default="auto", help="--phases of the runs (default auto: the whole library)")
+    p.add_argument("--no-figures", action="store_true", help="pass --no-figures (time the analysis alone)")
     args = p.parse_args(argv)
     DATA.mkdir(exist_ok=True)
     path = DATA / f"operando_{args.scans}x3001_c{args.cycle_scans}.h5"
@@ -195,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
                          f"{time.perf_counter() - t0:.1f} s\n")
     chunk = ["--chunk-scans", str(args.chunk_scans)] if args.chunk_scans else []
-    chunk += ["--phases", args.phases]
+    chunk += ["--phases", args.phases] + (["--no-figures"] if args.no_figures else [])
     rows = []
     for jobs in args.jobs:
         row = run_cli(path, DATA / f"out_{args.scans}_j{jobs}", ["--jobs", str(jobs), *chunk])
@@ -204,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask:
         address, procs = _cluster(args.dask, DATA / "dask")
         try:
+            cpu0 = _worker_cpu_s(procs)
             row = run_cli(path, DATA / f"out_{args.scans}_dask{args.dask}", ["--scheduler", address, *chunk])
             row["peak_rss_workers_MB"] = round(_worker_rss_mb(DATA / "dask", procs))
+            workers = _worker_cpu_s(procs) - cpu0   # the analysis stage's CPU is on the workers
+            row["cpu_s"] = round(row["cpu_s"] + workers, 1)
+            row["cpu_s_per_scan"] = round(row["cpu_s"] / row["n_scans"], 4)
+            row["worker_cpu_s"] = round(workers, 1)
             rows.append({"run": f"dask {args.dask} workers", **row})
             sys.stdout.write(json.dumps(rows[-1], ensure_ascii=False) + "\n")
         finally:
@@ -215,10 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     with open(DATA / "scale_results.jsonl", "a", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    sys.stdout.write("run               scans  wall_s  scans/s  peak_RSS_MB(driver/workers)  sequence\n")
+    sys.stdout.write("run               scans  wall_s  scans/s  CPU_s/scan  peak_RSS_MB(driver/workers)  sequence\n")
     for r in rows:
         sys.stdout.write(f"{r['run']:<16}  {r['n_scans']:>6}  {r['wall_s']:>6}  {r['scans_per_s']:>7}  "
-                         f"{r['peak_rss_driver_MB']}/{r['peak_rss_workers_MB']}  {r['sequence']}\n")
+                         f"{r['cpu_s_per_scan']:>10}  {r['peak_rss_driver_MB']}/{r['peak_rss_workers_MB']}  "
+                         f"{r['sequence']}\n")
+    stages = list(rows[0]["stage_cpu_s_per_scan"]) if rows else []
+    sys.stdout.write("CPU s per scan by stage (driver + local workers; Dask: analysis on the workers)\n")
+    sys.stdout.write("run             " + "".join(f"{k:>13}" for k in stages) + "\n")
+    for r in rows:
+        sys.stdout.write(f"{r['run']:<16}" + "".join(f"{r['stage_cpu_s_per_scan'].get(k, 0):>13}" for k in stages)
+                         + "\n")
     return 0
 
 

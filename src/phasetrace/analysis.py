@@ -292,9 +292,18 @@ def analyse_task(source: Any, plan: Plan, blocks: list[tuple[int, int]]) -> xr.D
     """One executor task: read ``source`` (the blocks and their halos) and analyse each block.
 
     ``source`` is a :class:`phasetrace.stream.ChunkSource` (or ``StackSource``) whose
-    ``offset`` is the global index of its first scan.
+    ``offset`` is the global index of its first scan.  The CPU seconds of reading and
+    of analysing (this process, all its threads) are in ``attrs["task_cpu_s"]``
+    (``[read, analyse]``; no part of the results).
     """
-    return join_blocks(analyse_blocks(source.read(), plan, blocks, source.offset))
+    import time
+
+    cpu0 = time.process_time()
+    stack = source.read()
+    cpu1 = time.process_time()
+    result = join_blocks(analyse_blocks(stack, plan, blocks, source.offset))
+    result.attrs["task_cpu_s"] = [cpu1 - cpu0, time.process_time() - cpu1]
+    return result
 
 
 def join_blocks(parts: list[xr.Dataset]) -> xr.Dataset:

@@ -237,7 +237,11 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Any = Non
     written = {"sequence.json": write_json_atomic(out / "sequence.json", sequence)}
     frame = lattice_frame(results)
     frame["run_id"] = run_id
-    written["lattice.csv"] = write_text_atomic(out / "lattice.csv", frame.to_csv(index=False, float_format="%.6g"))
+    with atomic_path(out / "lattice.csv") as tmp:  # streamed: no whole-table string in memory
+        frame.to_csv(tmp, index=False, float_format="%.6g", encoding="utf-8", lineterminator="\n",
+                     chunksize=100_000)
+    written["lattice.csv"] = out / "lattice.csv"
+    del frame
     table = tables.sequence_table(sequence, material=config.output.material or None)
     written["sequence.md"] = write_text_atomic(
         out / "sequence.md", tables.to_markdown(table).rstrip("\n") + f"\n\n<!-- run_id: {run_id} -->\n")

@@ -37,6 +37,7 @@ from . import __version__
 from .config import Config
 from .errors import ConfigError, PhasetraceError
 from .output import file_sha256, json_default, prepare_out_dir
+from .timing import StageTimes
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ __all__ = ["RunInputs", "load_stack", "align_inputs", "analyse_stack", "run_anal
 CHUNK_DIR = ".phasetrace-chunks"
 #: scans per chunk when a long stack is split without --chunk-scans.
 DEFAULT_CHUNK_SCANS = 512
-#: stacks with more scans than this are read a chunk at a time even without --chunk-scans.
+#: parallel runs of more scans than this get tasks of DEFAULT_CHUNK_SCANS (one block each below);
+#: a serial run is read DEFAULT_CHUNK_SCANS at a time whatever its length, so that its memory
+#: does not grow with the number of scans.
 CHUNKED_ABOVE = 5000
 #: above this many input files provenance keeps one digest of all file digests.
 _MAX_LISTED_FILES = 1000
@@ -251,9 +254,9 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
         Analysis options.
     chunk_scans : int, optional
         Scans read and analysed by one task, rounded up to whole analysis blocks
-        (``config.analysis.block_scans``); default: the whole stack (one block per
-        task with ``jobs > 1`` or a scheduler), :data:`DEFAULT_CHUNK_SCANS` above
-        :data:`CHUNKED_ABOVE` scans.  Changes memory use and parallelism, never the results.
+        (``config.analysis.block_scans``); default :data:`DEFAULT_CHUNK_SCANS` (one block
+        per task with ``jobs > 1`` or a scheduler up to :data:`CHUNKED_ABOVE` scans).
+        Changes memory use and parallelism, never the results.
     jobs : int
         Local processes working on chunks at once.
     scheduler : str or distributed.Client, optional
@@ -284,46 +287,68 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
     if jobs < 1 or max_map_scans < 1:
         raise ConfigError(f"jobs={jobs}, max_map_scans={max_map_scans}: expected positive numbers")
     out = prepare_out_dir(out_dir)
+    clock = StageTimes()
     with lock_out_dir(out):
         clear_done(out)
         run_id = new_run_id()
-        source = open_source(inputs.input, wavelength=inputs.wavelength)
-        plan = plan_analysis(source.n_scans, source.take, source.wavelength, config,
-                             library=_library(config), max_map_scans=max_map_scans)
-        digests = {str(p): file_sha256(p) for p in source.input_files()}
-        parts = _run_chunks(source, plan, digests, out, chunk_scans=chunk_scans, jobs=jobs,
-                            scheduler=scheduler, resume=resume, progress=progress)
-        results = _finish(_align(join_blocks(parts), inputs, source), plan)
+        with clock.stage("open"):
+            source = open_source(inputs.input, wavelength=inputs.wavelength)
+        with clock.stage("library"):
+            library = _library(config)
+        with clock.stage("plan"):
+            plan = plan_analysis(source.n_scans, source.take, source.wavelength, config,
+                                 library=library, max_map_scans=max_map_scans)
+        with clock.stage("hash"):
+            digests = {str(p): file_sha256(p) for p in source.input_files()}
+        with clock.stage("analysis"):
+            parts = _run_chunks(source, plan, digests, out, chunk_scans=chunk_scans, jobs=jobs,
+                                scheduler=scheduler, resume=resume, progress=progress, clock=clock)
+        with clock.stage("join"):
+            joined = _align(join_blocks(parts), inputs, source)
+            del parts
+        with clock.stage("transitions"):
+            results = _finish(joined, plan)
+            del joined
         results.attrs["provenance_json"] = json.dumps(_provenance(inputs, config, digests, plan),
                                                       ensure_ascii=False, default=json_default)
         from .output import write_outputs as write
 
-        written = write(results, out, config=config, run_id=run_id)
-        mark_done(out, run_id, written)
-        if not keep_chunks:
-            shutil.rmtree(out / CHUNK_DIR, ignore_errors=True)
+        with clock.stage("write"):
+            written = write(results, out, config=config, run_id=run_id)
+            mark_done(out, run_id, written)
+            if not keep_chunks:
+                shutil.rmtree(out / CHUNK_DIR, ignore_errors=True)
+    clock.log()
     results.attrs["run_id"] = run_id
+    results.attrs["stage_times_json"] = json.dumps(clock.to_dict())
     return results, written
 
 
 def _chunk_groups(plan: Any, chunk_scans: int | None, parallel: bool) -> list[list[tuple[int, int]]]:
     """Consecutive analysis blocks grouped into tasks of about ``chunk_scans`` scans.
 
-    Without ``chunk_scans``: one task for the whole stack, or one task per block when
-    the run is parallel (``jobs > 1`` or a scheduler), and chunks of
-    :data:`DEFAULT_CHUNK_SCANS` above :data:`CHUNKED_ABOVE` scans.
+    Without ``chunk_scans``: tasks of :data:`DEFAULT_CHUNK_SCANS` scans (the whole stack
+    when shorter), or one task per block when the run is parallel (``jobs > 1`` or a
+    scheduler) and has at most :data:`CHUNKED_ABOVE` scans.  A task holds its scans'
+    patterns (16 bytes per point: intensity and σ), so bounded tasks keep a run's memory
+    independent of its length.
     """
     if chunk_scans is None:
-        whole = plan.config.analysis.block_scans if parallel else plan.n_scans
-        chunk_scans = whole if plan.n_scans <= CHUNKED_ABOVE else DEFAULT_CHUNK_SCANS
+        small = parallel and plan.n_scans <= CHUNKED_ABOVE
+        chunk_scans = plan.config.analysis.block_scans if small else DEFAULT_CHUNK_SCANS
     per = max(1, math.ceil(chunk_scans / plan.config.analysis.block_scans))
     blocks = list(plan.blocks)
     return [blocks[i:i + per] for i in range(0, len(blocks), per)]
 
 
 def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, chunk_scans: int | None,
-                jobs: int, scheduler: Any, resume: bool, progress: Progress) -> list[xr.Dataset]:
-    """Analyse every chunk (reusing finished ones on resume); return their results in order."""
+                jobs: int, scheduler: Any, resume: bool, progress: Progress,
+                clock: StageTimes | None = None) -> list[xr.Dataset]:
+    """Analyse every chunk (reusing finished ones on resume); return their results in order.
+
+    ``clock`` gets the tasks' own CPU seconds of reading and analysing (wherever they ran)
+    as ``task read`` and ``task analyse``.
+    """
     from .analysis import analyse_task
     from .executor import run_tasks
     from .stream import load_chunk, save_chunk
@@ -347,6 +372,11 @@ def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, c
     tasks = [(source.part(*spans[i]), plan, groups[i]) for i in todo]
     for k, result in run_tasks(analyse_task, tasks, jobs=jobs, scheduler=scheduler, name="phasetrace-chunk"):
         i = todo[k]
+        read_s, analyse_s = result.attrs.pop("task_cpu_s", (0.0, 0.0))
+        if clock is not None:
+            for name, seconds in (("task read", read_s), ("task analyse", analyse_s)):
+                clock.cpu_s[name] = clock.cpu_s.get(name, 0.0) + seconds
+                clock.wall_s.setdefault(name, 0.0)
         if on_disk:
             result.attrs.update(chunk_fingerprint=prints[i], chunk_index=i)
             done[i] = save_chunk(result, folder / f"chunk_{i:06d}.npz")

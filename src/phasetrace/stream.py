@@ -99,6 +99,10 @@ class ChunkSource:
 
     def take(self, indices: list[int]) -> xr.Dataset:
         """Read the scans at ``indices`` (relative to this source) into one stack."""
+        if self.kind == "hdf5" and all(b > a for a, b in zip(indices, indices[1:])):
+            stack = self._conform(self.lazy.read_rows([self.offset + i for i in indices]))
+            stack.attrs["first_scan"] = self.offset + int(indices[0])
+            return stack
         parts = [self.part(i, i + 1).read() for i in indices]
         stack = xr.concat(parts, dim=SCAN, data_vars="minimal", coords="minimal", compat="override",
                           combine_attrs="override")

@@ -12,8 +12,8 @@ from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-#: stacks with more scans than this are read a chunk at a time (phasetrace.pipeline.CHUNKED_ABOVE).
-CHUNKED_ABOVE = 5000
+#: scans read and analysed per task without --chunk-scans (phasetrace.pipeline.DEFAULT_CHUNK_SCANS).
+DEFAULT_CHUNK_SCANS = 512
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--material", default=None, help="material name for the publication table")
     p.add_argument("--chunk-scans", type=int, default=None, metavar="N",
                    help="read and analyse N scans per task (rounded up to whole analysis blocks; "
-                        f"automatic above {CHUNKED_ABOVE} scans); the results do not depend on N")
+                        f"default {DEFAULT_CHUNK_SCANS}); the results do not depend on N")
     p.add_argument("--resume", action="store_true",
                    help="chunked runs: reuse chunks already finished in --out by an interrupted run")
     add_common_options(p)

@@ -387,11 +387,7 @@ def build_stack(
             continue  # absent rather than empty: phasetrace.echem.align treats "" as a partial clock
         all_coords[name] = values
     all_coords.update({k: np.asarray(v) for k, v in given.items()})
-    ds = make_stack(tt, y, s, wavelength_A=wl[0], wavelength2_A=wl[1], kalpha2_ratio=wl[2],
-                    radiation=radiation, source_format=source_format,
-                    attrs={"source_file": str(path), **(attrs or {})})
-    # one assign_coords call (make_stack adds them one by one, which dominates for small files)
-    return ds.assign_coords({
-        k: ("scan", v.astype(str) if v.dtype == object else v,
-            {"units": SCAN_COORDS[k][1]} if SCAN_COORDS.get(k, ("", ""))[1] else {})
-        for k, v in all_coords.items()})
+    return make_stack(tt, y, s, wavelength_A=wl[0], wavelength2_A=wl[1], kalpha2_ratio=wl[2],
+                      radiation=radiation, source_format=source_format,
+                      coords={k: v.astype(str) if v.dtype == object else v for k, v in all_coords.items()},
+                      attrs={"source_file": str(path), **(attrs or {})})

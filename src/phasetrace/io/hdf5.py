@@ -325,6 +325,42 @@ class LazyHDF5Stack:
                            attrs={"hdf5_dataset": self.signal, "hdf5_axis": self.axis,
                                   "first_scan": start})
 
+    def read_rows(self, rows: list[int]) -> xr.Dataset:
+        """Read the scans at increasing indices ``rows`` as one stack (one file open).
+
+        The same stack as concatenating ``read(i, i + 1)`` for every ``i`` in ``rows``
+        (a survey of a few scans spread over the file), in one h5py selection.
+
+        Raises
+        ------
+        ReaderError
+            Indices out of range or not strictly increasing, or an unreadable file.
+        """
+        rows = [int(i) for i in rows]
+        if not rows or rows[0] < 0 or rows[-1] >= self.n_scans or any(b <= a for a, b in zip(rows, rows[1:])):
+            raise ReaderError(f"{self.path}: scans {rows[:5]}... requested; expected increasing indices "
+                              f"below {self.n_scans}")
+        p = Path(self.path)
+        try:
+            with h5py.File(p, "r") as f:
+                y = self._rows(f[self.signal], rows)
+                s = self._rows(f[self.sigma], rows) if self.sigma else None
+        except H5_ERRORS as err:
+            if isinstance(err, ReaderError):
+                raise
+            raise ReaderError(f"{p}: cannot read scans {rows[:5]}... of {self.signal} ({err})") from err
+        coords = {k: v[rows] for k, v in self.coords.items()}
+        return build_stack(p, self.two_theta, y, s, source_format="hdf5", wavelength=self.wavelength,
+                           radiation=self.radiation, coords=coords,
+                           attrs={"hdf5_dataset": self.signal, "hdf5_axis": self.axis,
+                                  "first_scan": rows[0]})
+
+    def _rows(self, dset: h5py.Dataset, rows: list[int]) -> np.ndarray:
+        if dset.ndim == 1:
+            return np.repeat(np.asarray(dset[()], dtype=float)[None, :], len(rows), axis=0)
+        block = dset[:, rows].T if self.scans_last else dset[rows]
+        return np.asarray(block, dtype=float)
+
     def _slice(self, dset: h5py.Dataset, start: int, stop: int) -> np.ndarray:
         if dset.ndim == 1:
             return np.asarray(dset[()], dtype=float)[None, :]

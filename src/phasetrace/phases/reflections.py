@@ -3,6 +3,9 @@ every cell of the crystal system (see :mod:`phasetrace.phases.reference`)."""
 
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
 
 from .cell import cell_from_free, d_spacing, free_from_cell
@@ -14,14 +17,28 @@ B_ISO_A2 = 1.0
 
 
 # ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _scattering_params() -> dict[str, list]:
+    """pymatgen's table of atomic scattering parameters (``atomic_scattering_params.json``).
+
+    Read from the package data directly: importing ``pymatgen.analysis.diffraction.xrd``
+    for the same table also imports matplotlib.pyplot and scipy.stats (about 1.5 CPU-s
+    of a run), which a run without figures never needs.  Same file, same numbers.
+    """
+    from importlib.resources import files
+
+    text = files("pymatgen.analysis.diffraction").joinpath("atomic_scattering_params.json").read_bytes()
+    return json.loads(text)
+
+
 def _scattering_factors(symbols: list[str], s: np.ndarray) -> np.ndarray:
     """Atomic scattering factors f(s), shape (n_symbols, n_s), s = sinθ/λ in Å⁻¹."""
-    from pymatgen.analysis.diffraction.xrd import ATOMIC_SCATTERING_PARAMS
     from pymatgen.core import Element
 
+    params = _scattering_params()
     out = np.empty((len(symbols), s.size))
     for i, sym in enumerate(symbols):
-        coeffs = np.array(ATOMIC_SCATTERING_PARAMS[sym])
+        coeffs = np.array(params[sym])
         z = Element(sym).Z
         out[i] = z - 41.78214 * s**2 * np.sum(
             coeffs[:, 0, None] * np.exp(-coeffs[:, 1, None] * s**2), axis=0)
