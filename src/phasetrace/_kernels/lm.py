@@ -153,8 +153,12 @@ def init_free(sw, n, p, lb, ub, free, npar, cov):
 
 @njit(cache=True, nogil=True)
 def damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar):
-    """Solve ``(a + λ D) step = g`` for the free slots not held at a bound by the gradient.
+    """Solve ``(a + λ D) step = g`` for the free slots not held at a bound.
 
+    Held: slots on a bound whose gradient points out of the box, then (binding set of a
+    projected Newton step, Bertsekas 1982) slots on a bound whose *step* points out of it:
+    the step is solved again without them, so that clipping at the bound never leaves the
+    other slots with a step computed for a move that cannot happen.
     ``D`` is diag(a), floored at 1e-9 of its largest active entry.  ``a`` is
     restored on return.  Returns False when the damped matrix is not positive definite.
     """
@@ -167,6 +171,17 @@ def damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar):
         diag[j] = a[j, j]
         a[j, j] = diag[j] + lam * max(diag[j], 1e-9 * amax + 1e-300)
     ok = chol_solve(a, g, act, npar, lo, step)
+    for _ in range(npar):
+        if not ok:
+            break
+        again = False
+        for j in range(npar):
+            if act[j] and ((p[j] <= lb[j] and step[j] < 0.0) or (p[j] >= ub[j] and step[j] > 0.0)):
+                act[j] = False
+                again = True
+        if not again:
+            break
+        ok = chol_solve(a, g, act, npar, lo, step)
     for j in range(npar):
         a[j, j] = diag[j]
     return ok

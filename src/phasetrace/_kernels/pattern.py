@@ -157,7 +157,7 @@ def _flush(a, buf, cols, m, nrun):
             a[cu, cols[t]] += s
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _touch(c, v, i, mark, rowv, cols, m):
     """Add ``v`` to column ``c`` of the row of point ``i``; returns the touched-column count."""
     if mark[c] != i:

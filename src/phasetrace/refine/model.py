@@ -83,8 +83,7 @@ def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
     return float(1.0 / math.sqrt(det)) if det > 0 else math.nan
 
 
-#: shortest laboratory wavelength measured in reflection by default, Å (Co/Cu Kα are used in
-#: Bragg–Brentano reflection; Mo/Ag Kα and synchrotron beams are chosen to pass through a cell).
+#: shortest laboratory wavelength measured in reflection by default, Å (see resolve_geometry).
 REFLECTION_MIN_WAVELENGTH_A = 1.0
 
 
@@ -93,8 +92,23 @@ def resolve_geometry(geometry: str, wavelength_A: float) -> str:
 
     ``"auto"``: reflection (zero shift + sample displacement) for a laboratory Kα1 line of
     λ ≥ 1 Å (Cr, Fe, Co, Cu; ±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission
-    (zero shift only) for hard radiation (Mo, Ag Kα, synchrotron), which operando cells are
-    measured through.  Pass ``geometry`` explicitly for a Mo source in reflection."""
+    (zero shift only) for shorter wavelengths (Mo, Ag Kα, synchrotron).  Pass ``geometry``
+    explicitly for a Mo source in reflection.
+
+    Why the wavelength decides: the geometry an operando cell can be measured in is set by
+    absorption.  At Cu Kα (8 keV) a layered Na–TM oxide electrode (ρ ≈ 4 g cm⁻³,
+    μ/ρ ≈ 100–270 cm² g⁻¹ for Mn/Fe/Ni oxides) has an absorption length of 10–25 µm,
+    shorter than the 50–100 µm coating, and a whole cell (electrode, separator, Na, casing)
+    is opaque: Cu/Co/Fe/Cr instruments measure in Bragg–Brentano reflection through a Be
+    or Kapton window.  There the sample-height error ``s`` shifts every line by
+    Δ2θ = −2 s cos θ / R (rad, R the goniometer radius), the first-order term refined as the
+    displacement ``D cos θ`` besides the zero.  Mo/Ag Kα (17–22 keV, λ 0.71/0.56 Å) and
+    synchrotron beams (λ ≲ 0.8 Å) lengthen the absorption length ten- to hundredfold
+    (μ ∝ λ³ between edges), so cells are measured in transmission (flat cell across the beam
+    or capillary, area detector); there a sample off the axis changes the sample–detector
+    distance, which a calibrated distance/wavelength takes up, and leaves no cos θ term.
+    1 Å (12.4 keV) lies between the two groups: no common anode line falls between Mo
+    (0.71 Å) and Cu (1.54 Å)."""
     if geometry in ("reflection", "transmission"):
         return geometry
     lab = any(abs(w1 - wavelength_A) <= 0.0015 for w1, _, _ in WAVELENGTHS_A.values())
