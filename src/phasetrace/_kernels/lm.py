@@ -277,11 +277,14 @@ def lm_fit(x, y, sw, n, p, lb, ub, npk, prof, ratio, k2, xmid, maxiter, tol, cov
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
-        if status != LM_CONTINUE:
+        # a window is cheap: the converged step is taken too (windows of noise-free
+        # or very strong peaks keep full precision, not √tol of a vanishing esd)
+        final = status == LM_CONVERGED
+        if status != LM_CONTINUE and not final:
             break
         model_jac(x, n, pt, npk, prof, ratio, k2, xmid, ft, jact, d, True)
         nfev += 1
-        accepted, status = lm_judge(state, chi2_of(y, sw, ft, n, rt), dof, tol)
+        accepted, code = lm_judge(state, chi2_of(y, sw, ft, n, rt), dof, tol)
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
@@ -289,7 +292,10 @@ def lm_fit(x, y, sw, n, p, lb, ub, npk, prof, ratio, k2, xmid, maxiter, tol, cov
             r, rt = rt, r
             jac, jact = jact, jac
             normal_eq(jac, r, sw, n, npar, a, g)
-        if status != LM_CONTINUE:
+        if final:
+            break
+        if code != LM_CONTINUE:
+            status = code
             break
     chi2 = state[1]
     if not covariance(a, p, lb, free, npk, chi2 / dof, lo, diag, pt, col, cov):
