@@ -10,13 +10,16 @@ Times, in one run, on the same simulated scans (cells drifting slowly through th
 * ``scipy.optimize.least_squares`` (``trf``, bounds, analytic Jacobian from the same Numba
   model) on the same model and start as the cold run.
 
-Prints CPU ms per scan (``time.process_time``, BLAS limited to one thread) and the ratios.
+Prints CPU ms per scan (``time.process_time``, BLAS limited to one thread), the ratios
+(old / new, scipy / new) and the load average, and checks that scipy and the Numba LM reach
+the same minimum (χ² ratio).
 Usage: ``python benchmarks/bench_refine.py [--scans N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -119,6 +122,7 @@ def main() -> None:
     rows = {}
     with threadpool_limits(limits=1, user_api="blas"):
         prev, t_seq, t_cold, t_main, t_scipy, status = None, 0.0, 0.0, 0.0, 0.0, []
+        chi2_ratio = []
         n_scipy = min(args.scans, 5)
         for s, (counts, sig, bg) in enumerate(scans):
             starts = [truths[s][lab] for lab in LABELS]
@@ -127,24 +131,31 @@ def main() -> None:
                                                    options=opts, warm=warm_start(prev), **kw))
             t_seq += dt
             status.append(int(prev.status))
-            dt, _ = _cpu(lambda: refine_pattern(TT, counts, sig, bg, phases, starts,
-                                                options=opts, **kw))
+            dt, cold = _cpu(lambda: refine_pattern(TT, counts, sig, bg, phases, starts,
+                                                   options=opts, **kw))
             t_cold += dt
             dt, _ = _cpu(lambda: main_pawley(TT, counts - bg, sig, phases, starts, **kw))
             t_main += dt
             if s < n_scipy:
-                dt, _ = _cpu(lambda: _scipy_fit(phases, starts, counts, sig, bg, opts))
+                dt, ls = _cpu(lambda: _scipy_fit(phases, starts, counts, sig, bg, opts))
                 t_scipy += dt
+                chi2_ratio.append(cold.redchi * (cold.n_points - cold.n_params) / (2 * ls.cost))
     n = args.scans
     rows = {"refine_pattern sequential (warm)": t_seq / n, "refine_pattern cold": t_cold / n,
             "main pawley_refine": t_main / n, "scipy least_squares (same model)": t_scipy / n_scipy}
-    print(f"{n} scans x {TT.size} points x {len(LABELS)} phases, CPU ms per scan")
+    load = os.getloadavg()
+    print(f"{n} scans x {TT.size} points x {len(LABELS)} phases, CPU ms per scan "
+          f"(load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})")
     for name, t in rows.items():
         print(f"  {name:36s} {1e3 * t:8.1f} ms")
     base = rows["refine_pattern sequential (warm)"]
     print(f"  ratio main pawley / sequential      {rows['main pawley_refine'] / base:8.1f}x")
-    print(f"  ratio scipy / cold                  "
+    print(f"  ratio scipy / sequential            "
+          f"{rows['scipy least_squares (same model)'] / base:8.1f}x")
+    print(f"  ratio scipy / cold (same start)     "
           f"{rows['scipy least_squares (same model)'] / rows['refine_pattern cold']:8.1f}x")
+    print(f"  chi2 Numba LM / scipy (cold)        {np.median(chi2_ratio):8.5f} "
+          f"(max {max(chi2_ratio):.5f})")
     print(f"  converged {sum(s == 0 for s in status)}/{n}")
 
 

@@ -59,3 +59,44 @@ def test_free_intensity_is_the_integrated_area(setup):
     assert np.trapezoid(f, x) == pytest.approx(1000.0, rel=0.02)    # Lorentz tails cut at 12 Γ
     f2, _ = _evaluate(q, args, False)
     assert np.trapezoid(f2, x) == pytest.approx(1000.0 * (1 + k2), rel=0.02)
+
+
+def test_normal_equations_match_central_difference_jacobian(setup):
+    """The fit never forms J: its point-by-point JᵀWJ and JᵀWr equal those of a Jacobian
+    taken by central differences of the model (to 1e-5 of √(a_ii a_jj), the Cauchy–Schwarz
+    bound of an entry; 2 % for the cell columns, whose LP/width dependence is left out by
+    design)."""
+    from phasetrace._kernels.pattern import _evaluate as kernel_evaluate
+
+    layout, p, args, x = setup
+    n = x.size
+    rng = np.random.default_rng(3)
+    f0, _ = _evaluate(p, args, False)
+    y = f0 + rng.normal(0, 1.0, n) * np.sqrt(np.abs(f0) + 1.0)
+    sw = 1.0 / np.sqrt(np.abs(f0) + 1.0)
+    num = np.empty((n, p.size))
+    for j, name in enumerate(layout.names):
+        h = 1e-3 if name.startswith("background") else 1e-6 * max(abs(p[j]), 1e-2)
+        pp, pm = p.copy(), p.copy()
+        pp[j] += h
+        pm[j] -= h
+        num[:, j] = (_evaluate(pp, args, False)[0] - _evaluate(pm, args, False)[0]) / (2 * h)
+    free = layout.lb < layout.ub
+    a, g = np.empty((p.size, p.size)), np.empty(p.size)
+    f, r = np.empty(n), np.empty(n)
+    nk = 2 * layout.ph.size
+    work, iwork = np.empty(2 * p.size + 10 * nk), np.empty(2 * p.size + 4 * nk, np.int64)
+    chi2 = kernel_evaluate(p, x, y, sw, n, *args[2:], f, r, np.empty((1, 1)), False, a, g, True,
+                           free, work, iwork)
+    jw = num[:, free] * sw[:, None]
+    rw = sw * (y - f0)
+    assert chi2 == pytest.approx(float(rw @ rw), rel=1e-10)
+    a_num, g_num = jw.T @ jw, jw.T @ rw
+    a_k, g_k = a[np.ix_(free, free)], g[free]
+    cell = np.array([".q" in nm for nm, fr in zip(layout.names, free) if fr])
+    d = np.sqrt(np.outer(np.diag(a_num), np.diag(a_num)))
+    tol = np.where(cell[:, None] | cell[None, :], 2e-2, 1e-5)
+    assert np.all(np.abs(a_k - a_num) <= tol * d)
+    gscale = np.sqrt(np.diag(a_num) * float(rw @ rw))
+    assert np.all(np.abs(g_k - g_num) <= np.where(cell, 2e-2, 1e-5) * gscale)
+    assert np.all(a[~free] == 0.0) and np.all(g[~free] == 0.0)

@@ -18,9 +18,19 @@ Model of one scan on the grid ``x`` (degrees 2θ)::
 
 The Jacobian is analytic except for the (small) dependence of LP and Γ on the cell, which is
 left out (it slows convergence slightly near a bound, it does not bias the solution since the
-model itself is exact).  The fit reuses the damped-step, Cholesky and χ² kernels of the peak
-engine (:mod:`phasetrace._kernels.lm`), with the same bound handling (projection + active set)
-and the same convergence rule.
+model itself is exact).  The fit runs the Levenberg–Marquardt core of the peak engine
+(:func:`phasetrace._kernels.lm.lm_propose` / :func:`~phasetrace._kernels.lm.lm_judge`: the
+same damping, bound handling, convergence rule and covariance).
+
+Evaluation is point-major (:func:`_evaluate`): a table of the lines (centre, width,
+amplitude, derivative factors) is built once per parameter vector, then each grid point sums
+the lines whose window covers it, forms its Jacobian row over the touched columns only and
+adds it straight into ``JᵀWJ`` and ``JᵀWr``: the (N × npar) Jacobian is never formed in a fit.
+
+Window: each line is evaluated within ±``cutoff`` FWHM of its centre.  The Gaussian part is
+then complete (exp(−4 ln2 · 144)); the Lorentzian part loses the area fraction
+``1 − (2/π) atan(2 cutoff)`` = 2.65 % × η at 12 FWHM, symmetric about the centre (no shift
+of positions); that tail is a smooth pedestal taken up by the background terms.
 
 All arrays C-contiguous float64 / int64; outputs caller-allocated.
 """
@@ -32,7 +42,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .lm import chi2_of, chol_factor, chol_subst, damped_step
+from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
+                 init_free, lm_iterations, lm_judge, lm_propose, lm_start)
 from .profiles import pv_unit
 
 __all__ = ["pattern_model", "fit_pattern", "FIT_CONVERGED", "FIT_ITERATION_LIMIT",
@@ -47,58 +58,22 @@ _RAD = math.pi / 180.0
 _DEG = 180.0 / math.pi
 
 
-@njit(cache=True, nogil=True)
-def _window(x, n, lo_val):
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x[mid] < lo_val:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+#: columns of the line table built by :func:`_lines`
+_L_C, _L_GAM, _L_ETA, _L_CTH, _L_T2, _L_AMP, _L_FQ, _L_FS, _L_FR, _L_W = range(10)
+_NL = 10
 
 
 @njit(cache=True, nogil=True)
-def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
-                  wl, wl_ratio, k2, cutoff, f, jac, want_jac):
-    """Evaluate the model into ``f[:n]`` and (optionally) ∂f/∂p into ``jac[:n, :npar]``.
-
-    Parameters
-    ----------
-    p : ndarray (npar,)
-        Parameters.
-    x, base : ndarray (>= n,)
-        Increasing grid (deg) and fixed (estimated) background.
-    cheb : ndarray (n, nbg)
-        Refinable background basis values.
-    glob : int64 ndarray (3,)
-        Indices of Z, D, first background coefficient (-1 when not a parameter).
-    phase_idx : int64 ndarray (P, 7)
-        Per phase: scale, U, W, η, PO r (-1 none), first q, number of q.
-    ph, bq, fbase, cos2, i_int : per reflection (K,), (K, 6), (K,), (K,), (K,)
-        Phase, 1/d² coefficients of q, m|F|²·DW, cos²α of the PO axis, index of the free
-        (Pawley) amplitude or -1 for a structure amplitude.
-    wl, wl_ratio, k2, cutoff : float
-        λ1 (Å), λ2/λ1, I2/I1 (0: no Kα2), half window in FWHM.
-    """
-    npar = p.size
-    nbg = cheb.shape[1]
-    ibg = glob[2]
-    for i in range(n):
-        v = base[i]
-        for m in range(nbg):
-            v += p[ibg + m] * cheb[i, m]
-        f[i] = v
-    if want_jac:
-        for i in range(n):
-            for j in range(npar):
-                jac[i, j] = 0.0
-            for m in range(nbg):
-                jac[i, ibg + m] = cheb[i, m]
+def _lines(p, x, n, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl, wl_ratio, k2, cutoff,
+           tab, lk, rng):
+    """Line table at ``p``: per line ``l`` (reflection ``lk[l]``, Kα1 then Kα2) the centre,
+    FWHM, η, cos θ, tan² θ, amplitude, ∂(centre)/∂Q, amplitude per scale and per PO r, line
+    weight (``tab[l]``) and the grid window ``rng[l] = [i0, i1)`` (empty for a line out of
+    reach).  Returns the number of lines."""
     zero = p[glob[0]] if glob[0] >= 0 else 0.0
     disp = p[glob[1]] if glob[1] >= 0 else 0.0
     nlines = 2 if k2 > 0.0 else 1
+    nl = 0
     for k in range(ph.size):
         jp = ph[k]
         i_s, i_u, i_w, i_e, i_r, iq0, nq = (phase_idx[jp, 0], phase_idx[jp, 1],
@@ -113,9 +88,7 @@ def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_i
         if s1 >= 1.0:
             continue
         th1 = math.asin(s1)
-        # ∂(2θ deg)/∂Q
-        dtt_dq = _DEG * wl / (2.0 * math.sqrt(q) * math.cos(th1))
-        eta = p[i_e]
+        dtt_dq = _DEG * wl / (2.0 * math.sqrt(q) * math.cos(th1))     # ∂(2θ deg)/∂Q
         if i_int[k] >= 0:
             amp = p[i_int[k]]
             a_over_s = 0.0
@@ -148,83 +121,240 @@ def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_i
             gam = math.sqrt(g2) if g2 > 1e-12 else 1e-6
             cth = math.cos(th)
             c = 2.0 * th * _DEG + zero + disp * cth
-            dc_dtt = dfac * (1.0 - disp * math.sin(th) * 0.5 * _RAD)
-            lo = _window(x, n, c - cutoff * gam)
-            for i in range(lo, n):
-                dx = x[i] - c
-                if dx > cutoff * gam:
-                    break
-                val, dcv, dwv, dev = pv_unit(dx, gam, eta)
-                f[i] += wline * amp * val
-                if not want_jac:
-                    continue
-                ac = wline * amp * dcv
-                if glob[0] >= 0:
-                    jac[i, glob[0]] += ac
-                if glob[1] >= 0:
-                    jac[i, glob[1]] += ac * cth
-                for j in range(nq):
-                    jac[i, iq0 + j] += ac * dc_dtt * dtt_dq * bq[k, j]
-                aw = wline * amp * dwv * 0.5 / gam
-                jac[i, i_u] += aw * t * t
-                jac[i, i_w] += aw
-                jac[i, i_e] += wline * amp * dev
-                if i_int[k] >= 0:
-                    jac[i, i_int[k]] += wline * val
-                else:
-                    jac[i, i_s] += wline * a_over_s * val
-                    if i_r >= 0:
-                        jac[i, i_r] += wline * da_dr * val
+            tab[nl, _L_C] = c
+            tab[nl, _L_GAM] = gam
+            tab[nl, _L_ETA] = p[i_e]
+            tab[nl, _L_CTH] = cth
+            tab[nl, _L_T2] = t * t
+            tab[nl, _L_AMP] = wline * amp
+            tab[nl, _L_FQ] = dfac * (1.0 - disp * math.sin(th) * 0.5 * _RAD) * dtt_dq
+            tab[nl, _L_FS] = wline * a_over_s
+            tab[nl, _L_FR] = wline * da_dr
+            tab[nl, _L_W] = wline
+            lk[nl] = k
+            rng[nl, 0] = np.searchsorted(x[:n], c - cutoff * gam)
+            rng[nl, 1] = np.searchsorted(x[:n], c + cutoff * gam, side="right")
+            nl += 1
+    return nl
+
+
+#: longest run of grid points buffered before a block update of JᵀWJ
+_RUN = 64
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _flush(a, buf, cols, m, nrun):
+    """``a[cols[u], cols[t]] += Σ_r buf[u, r] buf[t, r]`` for t ≤ u < m (one run of rows;
+    the sums may be reordered for SIMD: a rounding-level difference)."""
+    if nrun == 0:
+        return
+    for u in range(m):
+        cu = cols[u]
+        for t in range(u + 1):
+            s = 0.0
+            for k in range(nrun):
+                s += buf[u, k] * buf[t, k]
+            a[cu, cols[t]] += s
 
 
 @njit(cache=True, nogil=True)
-def _normal_sparse(jac, r, sw, n, npar, a, g, nz):
-    """``a = Jwᵀ Jw``, ``g = Jwᵀ r`` (r already weighted) using each row's non-zeros only."""
-    vals = np.empty(npar)
-    for i in range(npar):
-        g[i] = 0.0
-        for j in range(npar):
-            a[i, j] = 0.0
-    for k in range(n):
-        w = sw[k]
-        if w == 0.0:
-            continue
-        m = 0
-        row = jac[k]
+def _touch(c, v, i, mark, rowv, cols, m):
+    """Add ``v`` to column ``c`` of the row of point ``i``; returns the touched-column count."""
+    if mark[c] != i:
+        mark[c] = i
+        rowv[c] = v
+        cols[m] = c
+        return m + 1
+    rowv[c] += v
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl,
+              wl_ratio, k2, cutoff, f, r, jac, dense, a, g, normal, free, work, iwork):
+    """Model into ``f[:n]``, weighted residuals ``r = sw (y − f)``; returns χ².
+
+    ``dense``: also the Jacobian into ``jac[:n, :npar]``; ``normal``: ``a = JᵀWJ`` and
+    ``g = JᵀWr`` accumulated point by point over the ``free`` columns (0 elsewhere).  ``work`` (≥ 2·npar + 10·L) and ``iwork``
+    (≥ 2·npar + 4·L) are float / int64 scratch, L = 2 × reflections.
+    """
+    npar = p.size
+    nk = ph.size * 2
+    tab = work[2 * npar:2 * npar + _NL * nk].reshape((nk, _NL))
+    rowv = work[:npar]
+    mark = iwork[:npar]
+    cols = iwork[npar:2 * npar]
+    lk = iwork[2 * npar:2 * npar + nk]
+    rng = iwork[2 * npar + nk:2 * npar + 3 * nk].reshape((nk, 2))
+    order = iwork[2 * npar + 3 * nk:2 * npar + 4 * nk]
+    active = np.empty(nk, np.int64)
+    nl = _lines(p, x, n, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl, wl_ratio, k2,
+                cutoff, tab, lk, rng)
+    starts = rng[:nl, 0].copy()
+    order[:nl] = np.argsort(starts)
+    nbg = cheb.shape[1]
+    ibg, iz, idp = glob[2], glob[0], glob[1]
+    want_row = dense or normal
+    if normal:
         for i in range(npar):
-            v = row[i]
-            if v != 0.0:
-                nz[m] = i
-                vals[m] = v * w
-                m += 1
-        rk = r[k]
-        for u in range(m):
-            i = nz[u]
-            ji = vals[u]
-            g[i] += ji * rk
-            ai = a[i]
-            for v in range(u + 1):
-                ai[nz[v]] += ji * vals[v]
-    for i in range(npar):
-        for j in range(i + 1, npar):
-            a[i, j] = a[j, i]
+            g[i] = 0.0
+            for j in range(npar):
+                a[i, j] = 0.0
+    for j in range(npar):
+        mark[j] = -1
+    chi2 = 0.0
+    nxt = 0
+    nact = 0
+    changed = True
+    buf = np.empty((npar if normal else 1, _RUN))
+    rcols = np.empty(npar, np.int64)
+    nrun = 0
+    mrun = 0
+    for i in range(n):
+        while nxt < nl and rng[order[nxt], 0] <= i:
+            if rng[order[nxt], 1] > i:
+                active[nact] = order[nxt]
+                nact += 1
+                changed = True
+            nxt += 1
+        v = base[i]
+        m = 0
+        for mm in range(nbg):
+            v += p[ibg + mm] * cheb[i, mm]
+            if want_row:
+                m = _touch(ibg + mm, cheb[i, mm], i, mark, rowv, cols, m)
+        dz, dd = 0.0, 0.0
+        u = 0
+        while u < nact:
+            ln = active[u]
+            if rng[ln, 1] <= i:
+                nact -= 1
+                active[u] = active[nact]
+                changed = True
+                continue
+            u += 1
+            gam = tab[ln, _L_GAM]
+            val, dcv, dwv, dev = pv_unit(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA])
+            amp = tab[ln, _L_AMP]
+            v += amp * val
+            if not want_row:
+                continue
+            k = lk[ln]
+            jp = ph[k]
+            ac = amp * dcv
+            dz += ac
+            dd += ac * tab[ln, _L_CTH]
+            iq0, nq = phase_idx[jp, 5], phase_idx[jp, 6]
+            acq = ac * tab[ln, _L_FQ]
+            for j in range(nq):
+                m = _touch(iq0 + j, acq * bq[k, j], i, mark, rowv, cols, m)
+            aw = amp * dwv * 0.5 / gam
+            m = _touch(phase_idx[jp, 1], aw * tab[ln, _L_T2], i, mark, rowv, cols, m)
+            m = _touch(phase_idx[jp, 2], aw, i, mark, rowv, cols, m)
+            m = _touch(phase_idx[jp, 3], amp * dev, i, mark, rowv, cols, m)
+            if i_int[k] >= 0:
+                m = _touch(i_int[k], tab[ln, _L_W] * val, i, mark, rowv, cols, m)
+            else:
+                m = _touch(phase_idx[jp, 0], tab[ln, _L_FS] * val, i, mark, rowv, cols, m)
+                if phase_idx[jp, 4] >= 0:
+                    m = _touch(phase_idx[jp, 4], tab[ln, _L_FR] * val, i, mark, rowv, cols, m)
+        f[i] = v
+        ri = sw[i] * (y[i] - v)
+        r[i] = ri
+        chi2 += ri * ri
+        if not want_row:
+            continue
+        if iz >= 0:
+            m = _touch(iz, dz, i, mark, rowv, cols, m)
+        if idp >= 0:
+            m = _touch(idp, dd, i, mark, rowv, cols, m)
+        if dense:
+            for j in range(npar):
+                jac[i, j] = 0.0
+            for u in range(m):
+                jac[i, cols[u]] = rowv[cols[u]]
+        w = sw[i]
+        if normal and w != 0.0:
+            # rows of one run (same active lines: same columns, same order) are buffered in
+            # ``buf`` and added to ``a`` as one block product when the run ends
+            if changed or nrun == _RUN:
+                _flush(a, buf, rcols, mrun, nrun)
+                nrun = 0
+                mrun = 0
+                for u in range(m):
+                    if free[cols[u]]:
+                        rcols[mrun] = cols[u]
+                        mrun += 1
+                changed = False
+            for u in range(mrun):
+                cu = rcols[u]
+                ju = rowv[cu] * w
+                buf[u, nrun] = ju
+                g[cu] += ju * ri
+            nrun += 1
+    if normal:
+        _flush(a, buf, rcols, mrun, nrun)
+        # lower triangle by touch order: symmetrise
+        for i in range(npar):
+            for j in range(i):
+                s = a[i, j] + a[j, i]
+                a[i, j] = s
+                a[j, i] = s
+    return chi2
+
+
+@njit(cache=True, nogil=True)
+def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
+                  wl, wl_ratio, k2, cutoff, f, jac, want_jac):
+    """Evaluate the model into ``f[:n]`` and (optionally) ∂f/∂p into ``jac[:n, :npar]``.
+
+    Parameters
+    ----------
+    p : ndarray (npar,)
+        Parameters.
+    x, base : ndarray (>= n,)
+        Increasing grid (deg) and fixed (estimated) background.
+    cheb : ndarray (n, nbg)
+        Refinable background basis values.
+    glob : int64 ndarray (3,)
+        Indices of Z, D, first background coefficient (-1 when not a parameter).
+    phase_idx : int64 ndarray (P, 7)
+        Per phase: scale, U, W, η, PO r (-1 none), first q, number of q.
+    ph, bq, fbase, cos2, i_int : per reflection (K,), (K, 6), (K,), (K,), (K,)
+        Phase, 1/d² coefficients of q, m|F|²·DW, cos²α of the PO axis, index of the free
+        (Pawley) amplitude or -1 for a structure amplitude.
+    wl, wl_ratio, k2, cutoff : float
+        λ1 (Å), λ2/λ1, I2/I1 (0: no Kα2), half window in FWHM.
+    """
+    npar = p.size
+    nk = 2 * ph.size
+    work = np.empty(2 * npar + _NL * nk)
+    iwork = np.empty(2 * npar + 4 * nk, np.int64)
+    zeros = np.zeros(n)
+    r = np.empty(n)
+    a = np.empty((1, 1))
+    g = np.empty(1)
+    _evaluate(p, x, zeros, zeros, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
+              wl, wl_ratio, k2, cutoff, f, r, jac, want_jac, a, g, False, np.ones(npar, np.bool_),
+              work, iwork)
 
 
 @njit(cache=True, nogil=True)
 def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
                 wl, wl_ratio, k2, cutoff, maxiter, tol, f, cov, held):
-    """Levenberg–Marquardt fit of :func:`pattern_model` in place.
+    """Levenberg–Marquardt fit of :func:`pattern_model` in place (the shared core of
+    :mod:`phasetrace._kernels.lm`).
 
     ``p`` (npar,) start values, overwritten; ``lb == ub`` fixes a slot.  ``f`` (n,) receives
     the model at the solution, ``cov`` (npar, npar) the covariance ``(JᵀWJ)⁻¹ χ²_ν`` over the
     free slots not held at a bound (0 elsewhere), ``held`` (npar,) is set True for free slots
     that end on a bound with the gradient pointing outwards.
 
-    Convergence (as :func:`phasetrace._kernels.lm.lm_fit`): an accepted, lightly damped step
-    that lowers χ² by less than ``tol × max(χ²_ν, 1)`` (χ² in units of σ²: ``tol = 1e-3``
-    means the parameters settle to a few hundredths of an esd), a decrease below ten times
-    that over ten iterations, or damping that can no longer lower χ² (a minimum within the
-    bounds).
+    Convergence (:func:`phasetrace._kernels.lm.lm_propose`): a Gauss–Newton step whose
+    predicted χ² decrease is below ``tol × max(χ²_ν, 1)`` (χ² in units of σ²; every parameter
+    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``), a decrease below ten
+    times that over ten Jacobians, or damping that can no longer lower χ² (a minimum within
+    the bounds).  ``maxiter``: Jacobians allowed.
 
     Returns
     -------
@@ -235,117 +365,63 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
     nfev, n_iter, dof : int
     """
     npar = p.size
-    f_out = f
-    f = np.empty(n)
-    jac = np.empty((n, npar))
-    jact = np.empty((n, npar))
-    a = np.empty((npar, npar))
-    lo = np.empty((npar, npar))
+    nk = 2 * ph.size
+    work = np.empty(2 * npar + _NL * nk)
+    iwork = np.empty(2 * npar + 4 * nk, np.int64)
+    jac = np.empty((1, 1))
     ft = np.empty(n)
     r = np.empty(n)
     rt = np.empty(n)
+    a = np.empty((npar, npar))
+    at = np.empty((npar, npar))
+    lo = np.empty((npar, npar))
     g = np.empty(npar)
+    gt = np.empty(npar)
     step = np.empty(npar)
     diag = np.empty(npar)
     pt = np.empty(npar)
     col = np.empty(npar)
     e = np.empty(npar)
-    nz = np.empty(npar, np.int64)
     free = np.empty(npar, np.bool_)
     act = np.empty(npar, np.bool_)
-    npts = 0
-    for i in range(n):
-        if sw[i] > 0.0:
-            npts += 1
-    nfree = 0
     for j in range(npar):
-        free[j] = lb[j] < ub[j]
         held[j] = False
-        if free[j]:
-            nfree += 1
-            p[j] = min(max(p[j], lb[j]), ub[j])
-        else:
-            p[j] = lb[j]
-        for i in range(npar):
-            cov[i, j] = 0.0
-    dof = npts - nfree
+    dof = init_free(sw, n, p, lb, ub, free, npar, cov)
     if dof < 1:
         return FIT_NO_DATA, math.nan, 0, 0, dof
-    pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
-                  wl, wl_ratio, k2, cutoff, f, jac, True)
-    chi2 = chi2_of(y, sw, f, n, r)
-    nfev, it, lam = 1, 0, 1e-3
-    chi2_ref = chi2
-    status = FIT_ITERATION_LIMIT
-    fresh = True
-    while it < maxiter:
-        if fresh:
-            _normal_sparse(jac, r, sw, n, npar, a, g, nz)
-            it += 1
-            fresh = False
-        if not damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar):
-            lam *= 10.0
-            if lam > 1e12:
-                break
-            continue
-        for j in range(npar):
-            pt[j] = min(max(p[j] + step[j], lb[j]), ub[j]) if free[j] else p[j]
-        pattern_model(pt, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
-                      wl, wl_ratio, k2, cutoff, ft, jact, True)
+    fc = np.empty(n)
+    chi2 = _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
+                     wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
+    nfev = 1
+    state = lm_start(chi2)
+    while True:
+        status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
+                            maxiter, tol)
+        if status != LM_CONTINUE:
+            break
+        chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                          free, work, iwork)
         nfev += 1
-        chi2t = chi2_of(y, sw, ft, n, rt)
-        if chi2t == chi2t and chi2t <= chi2:
-            dec = chi2 - chi2t
+        accepted, status = lm_judge(state, chi2t, dof, tol)
+        if accepted:
             for j in range(npar):
                 p[j] = pt[j]
-            chi2 = chi2t
-            f, ft = ft, f
+            fc, ft = ft, fc
             r, rt = rt, r
-            jac, jact = jact, jac
-            fresh = True
-            lam = max(lam * 0.1, 1e-10)
-            thr = tol * max(chi2 / dof, 1.0)
-            if dec <= thr and lam <= 1e2:
-                status = FIT_CONVERGED
-                break
-            if it % 10 == 0:
-                if chi2_ref - chi2 < 10.0 * thr:
-                    status = FIT_CONVERGED
-                    break
-                chi2_ref = chi2
-        else:
-            lam *= 10.0
-            if lam > 1e10:
-                status = FIT_CONVERGED
-                break
+            a, at = at, a
+            g, gt = gt, g
+        if status != LM_CONTINUE:
+            break
+    chi2 = state[1]
     for i in range(n):
-        f_out[i] = f[i]
-    _normal_sparse(jac, r, sw, n, npar, a, g, nz)
+        f[i] = fc[i]
+    active_set(g, p, lb, ub, free, act, npar)
     for j in range(npar):
-        act[j] = free[j]
-        if free[j] and ((p[j] <= lb[j] and g[j] < 0.0) or (p[j] >= ub[j] and g[j] > 0.0)):
-            act[j] = False
-            held[j] = True
-        if act[j] and not a[j, j] > 0.0:
-            act[j] = False
-    # covariance of the equilibrated matrix (unit diagonal), then scaled back
-    for j in range(npar):
-        diag[j] = 1.0 / math.sqrt(a[j, j]) if act[j] else 0.0
-    for i in range(npar):
-        for j in range(npar):
-            a[i, j] *= diag[i] * diag[j]
-    redchi = chi2 / dof
-    if not chol_factor(a, act, npar, lo):
-        for i in range(npar):
-            for m in range(npar):
-                cov[i, m] = math.nan
-        return (FIT_SINGULAR if status == FIT_CONVERGED else status), chi2, nfev, it, dof
-    for j in range(npar):
-        if not act[j]:
-            continue
-        for i in range(npar):
-            e[i] = 1.0 if i == j else 0.0
-        chol_subst(lo, e, act, npar, col)
-        for i in range(npar):
-            cov[i, j] = col[i] * redchi * diag[i] * diag[j] if act[i] else 0.0
-    return status, chi2, nfev, it, dof
+        held[j] = free[j] and not act[j]
+    ok = cov_from_normal(a, act, npar, chi2 / dof, lo, diag, e, col, cov)
+    kstat = FIT_CONVERGED if status == LM_CONVERGED else FIT_ITERATION_LIMIT
+    if not ok:
+        return (FIT_SINGULAR if kstat == FIT_CONVERGED else kstat), chi2, nfev, \
+            lm_iterations(state), dof
+    return kstat, chi2, nfev, lm_iterations(state), dof

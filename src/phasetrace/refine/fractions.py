@@ -21,15 +21,25 @@ from .model import volume_from_q
 __all__ = ["phase_fractions"]
 
 
-def _fractions(x, spec):
-    """(weight, volume) fractions of the phases in ``spec`` from the parameter subset ``x``."""
-    w, v = [], []
-    for i_s, sl, system, tie, mass in spec:
-        vol = volume_from_q(system, x[sl], tie)
-        w.append(x[i_s] * mass * vol)
-        v.append(x[i_s] * vol * vol)
-    w, v = np.array(w), np.array(v)
-    return np.concatenate([w / w.sum(), v / v.sum()]) if w.sum() > 0 else np.full(2 * w.size, np.nan)
+def _volume_and_gradient(system, q, tie):
+    """Cell volume (Å³) from q and ∂V/∂q (central differences of the closed form)."""
+    vol = volume_from_q(system, q, tie)
+    grad = np.empty(q.size)
+    for m in range(q.size):
+        h = 1e-6 * max(abs(q[m]), 1e-30)
+        dq = np.zeros(q.size)
+        dq[m] = h
+        grad[m] = (volume_from_q(system, q + dq, tie) - volume_from_q(system, q - dq, tie)) / (2 * h)
+    return vol, grad
+
+
+def _normalised(x, dx):
+    """Fractions ``x / Σx`` and their Jacobian from ∂x (rows: phases, columns: parameters)."""
+    total = x.sum()
+    if not total > 0:
+        return np.full(x.size, np.nan), np.full(dx.shape, np.nan)
+    f = x / total
+    return f, (dx - np.outer(f, dx.sum(axis=0))) / total
 
 
 def phase_fractions(phases, sols, layout, cov) -> None:
@@ -39,29 +49,31 @@ def phase_fractions(phases, sols, layout, cov) -> None:
            and np.isfinite(phases[j].cell_mass)]
     if not idx:
         return
-    cols, spec = [], []
-    for j in idx:
-        i_s, iq0, nq = (int(layout.phase_idx[j, k]) for k in (0, 5, 6))
-        start = len(cols)
+    cols = []
+    n = len(idx)
+    xw, xv = np.zeros(n), np.zeros(n)
+    blocks = []
+    for k, j in enumerate(idx):
+        i_s, iq0, nq = (int(layout.phase_idx[j, m]) for m in (0, 5, 6))
+        vol, grad = _volume_and_gradient(phases[j].crystal_system, sols[j].q, sols[j].tie)
+        scale, mass = sols[j].scale, float(phases[j].cell_mass)
+        xw[k], xv[k] = scale * mass * vol, scale * vol * vol
+        blocks.append((len(cols), nq, mass * vol, scale * mass * grad, vol * vol,
+                       2 * scale * vol * grad))
         cols.append(i_s)
         cols.extend(range(iq0, iq0 + nq))
-        spec.append((start, slice(start + 1, start + 1 + nq), phases[j].crystal_system,
-                     sols[j].tie, float(phases[j].cell_mass)))
-    x0 = np.zeros(len(cols))
-    for j, (start, sl, *_rest) in zip(idx, spec):
-        x0[start] = sols[j].scale
-        x0[sl] = sols[j].q
-    val = _fractions(x0, spec)
+    dw, dv = np.zeros((n, len(cols))), np.zeros((n, len(cols)))
+    for k, (start, nq, dws, dwq, dvs, dvq) in enumerate(blocks):
+        dw[k, start], dw[k, start + 1:start + 1 + nq] = dws, dwq
+        dv[k, start], dv[k, start + 1:start + 1 + nq] = dvs, dvq
+    fw, jw = _normalised(xw, dw)
+    fv, jv = _normalised(xv, dv)
     c = cov[np.ix_(cols, cols)]
-    jac = np.empty((val.size, x0.size))
-    for m in range(x0.size):
-        h = 1e-6 * max(abs(x0[m]), 1e-30)
-        d = np.zeros(x0.size)
-        d[m] = h
-        jac[:, m] = (_fractions(x0 + d, spec) - _fractions(x0 - d, spec)) / (2 * h)
-    var = np.einsum("ij,jk,ik->i", jac, c, jac) if np.all(np.isfinite(c)) else np.full(val.size, np.nan)
-    esd = np.sqrt(np.maximum(var, 0.0))
-    n = len(idx)
+    finite = np.all(np.isfinite(c))
+    esd_w = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jw, c, jw), 0.0)) if finite else \
+        np.full(n, np.nan)
+    esd_v = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jv, c, jv), 0.0)) if finite else \
+        np.full(n, np.nan)
     for k, j in enumerate(idx):
-        sols[j].weight_fraction, sols[j].esd_weight_fraction = float(val[k]), float(esd[k])
-        sols[j].volume_fraction, sols[j].esd_volume_fraction = float(val[n + k]), float(esd[n + k])
+        sols[j].weight_fraction, sols[j].esd_weight_fraction = float(fw[k]), float(esd_w[k])
+        sols[j].volume_fraction, sols[j].esd_volume_fraction = float(fv[k]), float(esd_v[k])

@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..phases.cell import cell_from_free, free_from_cell, metric_from_free
+from ..phases.cell import free_from_cell, metric_from_free
 from ..phases.reference import B_ISO_A2, ReferencePhase
 from ..schema import WAVELENGTHS_A
 from .params import RefineOptions
@@ -82,8 +83,7 @@ def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
     return float(1.0 / math.sqrt(det)) if det > 0 else math.nan
 
 
-#: shortest laboratory wavelength measured in reflection by default, Å (Co/Cu Kα are used in
-#: Bragg–Brentano reflection; Mo/Ag Kα and synchrotron beams are chosen to pass through a cell).
+#: shortest laboratory wavelength measured in reflection by default, Å (see resolve_geometry).
 REFLECTION_MIN_WAVELENGTH_A = 1.0
 
 
@@ -92,8 +92,23 @@ def resolve_geometry(geometry: str, wavelength_A: float) -> str:
 
     ``"auto"``: reflection (zero shift + sample displacement) for a laboratory Kα1 line of
     λ ≥ 1 Å (Cr, Fe, Co, Cu; ±0.0015 Å of a line in ``WAVELENGTHS_A``), transmission
-    (zero shift only) for hard radiation (Mo, Ag Kα, synchrotron), which operando cells are
-    measured through.  Pass ``geometry`` explicitly for a Mo source in reflection."""
+    (zero shift only) for shorter wavelengths (Mo, Ag Kα, synchrotron).  Pass ``geometry``
+    explicitly for a Mo source in reflection.
+
+    Why the wavelength decides: the geometry an operando cell can be measured in is set by
+    absorption.  At Cu Kα (8 keV) a layered Na–TM oxide electrode (ρ ≈ 4 g cm⁻³,
+    μ/ρ ≈ 100–270 cm² g⁻¹ for Mn/Fe/Ni oxides) has an absorption length of 10–25 µm,
+    shorter than the 50–100 µm coating, and a whole cell (electrode, separator, Na, casing)
+    is opaque: Cu/Co/Fe/Cr instruments measure in Bragg–Brentano reflection through a Be
+    or Kapton window.  There the sample-height error ``s`` shifts every line by
+    Δ2θ = −2 s cos θ / R (rad, R the goniometer radius), the first-order term refined as the
+    displacement ``D cos θ`` besides the zero.  Mo/Ag Kα (17–22 keV, λ 0.71/0.56 Å) and
+    synchrotron beams (λ ≲ 0.8 Å) lengthen the absorption length ten- to hundredfold
+    (μ ∝ λ³ between edges), so cells are measured in transmission (flat cell across the beam
+    or capillary, area detector); there a sample off the axis changes the sample–detector
+    distance, which a calibrated distance/wavelength takes up, and leaves no cos θ term.
+    1 Å (12.4 keV) lies between the two groups: no common anode line falls between Mo
+    (0.71 Å) and Cu (1.54 Å)."""
     if geometry in ("reflection", "transmission"):
         return geometry
     lab = any(abs(w1 - wavelength_A) <= 0.0015 for w1, _, _ in WAVELENGTHS_A.values())
@@ -134,27 +149,52 @@ class Layout:
 
 def _q_box(phase, lo_hi_free, tie) -> tuple[np.ndarray, np.ndarray]:
     """Box of q containing the metric of every corner of the free-parameter box."""
-    corners = np.array([q_from_free(phase.crystal_system, np.array(c), tie)
+    return _q_box_cached(phase.crystal_system, tuple(tuple(float(v) for v in r)
+                                                     for r in lo_hi_free), tie)
+
+
+@functools.lru_cache(maxsize=256)
+def _q_box_cached(system, lo_hi_free, tie):
+    corners = np.array([q_from_free(system, np.array(c), tie)
                         for c in itertools.product(*lo_hi_free)])
     return corners.min(axis=0), corners.max(axis=0)
 
 
-def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min):
-    cell = cell_from_free(phase.crystal_system, free)
-    tt, inten = phase.intensities(cell, wl)
+#: per reference phase (by identity): h, k, l as floats and the six products of 1/d² (all
+#: reflections), built once; the per-scan selection is then a few array operations.
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _hkl_table(phase) -> tuple[np.ndarray, np.ndarray]:
+    tab = _TABLES.get(phase)
+    if tab is None:
+        h = np.asarray(phase.hkl, float).reshape(-1, 3)
+        prods = np.stack([h[:, 0] ** 2, h[:, 1] ** 2, h[:, 2] ** 2, 2 * h[:, 0] * h[:, 1],
+                          2 * h[:, 0] * h[:, 2], 2 * h[:, 1] * h[:, 2]], axis=1)
+        tab = _TABLES[phase] = (h, prods)
+    return tab
+
+
+def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min, use_po):
+    """Reflections of ``phase`` at cell ``free`` with 2θ in (tt_lo, tt_hi) and intensity
+    ``m|F|²·LP·DW`` ≥ ``rel_min`` × the strongest there: (indices, 1/d², cos² of the angle to
+    the layer normal c* (zeros without PO))."""
+    h, prods = _hkl_table(phase)
+    m = metric_from_free(phase.crystal_system, free)
+    q2 = prods @ m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = 0.5 * wl * np.sqrt(q2)
+        theta = np.arcsin(np.where(s <= 1.0, s, np.nan))
+        tt = np.rad2deg(2 * theta)
+        inten = (phase.mult_f2 * (1 + np.cos(2 * theta) ** 2) / (s * s * np.cos(theta))
+                 * np.exp(-B_ISO_A2 * q2 / 4))
     ok = np.isfinite(tt) & (tt > tt_lo) & (tt < tt_hi)
     ok &= inten >= rel_min * np.max(np.where(ok, inten, 0.0), initial=0.0)
-    return np.flatnonzero(ok)
-
-
-def _po_cos2(phase, free, hkl) -> np.ndarray:
-    """cos² of the angle between each reflection's normal and the layer normal c*."""
-    m = metric_from_free(phase.crystal_system, free)
-    gs = np.array([[m[0], m[3], m[4]], [m[3], m[1], m[5]], [m[4], m[5], m[2]]])
-    h = hkl.astype(float)
-    gh = h @ gs
-    qq = np.einsum("ki,ki->k", gh, h)
-    return np.clip(gh[:, 2] ** 2 / np.maximum(qq * gs[2, 2], 1e-300), 0.0, 1.0)
+    sel = np.flatnonzero(ok)
+    if not use_po:
+        return sel, q2[sel], np.zeros(sel.size)
+    ghz = h[sel] @ np.array([m[4], m[5], m[2]])
+    return sel, q2[sel], np.clip(ghz ** 2 / np.maximum(q2[sel] * m[2], 1e-300), 0.0, 1.0)
 
 
 def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A, fwhm_deg,
@@ -232,20 +272,15 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         for m, v in enumerate(q0):
             add(f"{lab}.q{m}", float(v), float(qlo[m]), float(qhi[m]), True, j)
         phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size)
-        sel = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
-                           1e-3 if mode == "pawley" else 1e-4)
+        sel, q2, cos2 = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
+                                     1e-3 if mode == "pawley" else 1e-4, use_po)
         hkl = phase.hkl[sel]
-        h = hkl.astype(float)
-        prods = np.stack([h[:, 0] ** 2, h[:, 1] ** 2, h[:, 2] ** 2, 2 * h[:, 0] * h[:, 1],
-                          2 * h[:, 0] * h[:, 2], 2 * h[:, 1] * h[:, 2]], axis=1)
         coef = np.zeros((sel.size, 6))
-        coef[:, :q0.size] = prods @ metric_basis(phase.crystal_system, tie)
-        d = 1.0 / np.sqrt(np.maximum(prods @ metric_from_free(phase.crystal_system, free), 1e-12))
+        coef[:, :q0.size] = _hkl_table(phase)[1][sel] @ metric_basis(phase.crystal_system, tie)
         ph.append(np.full(sel.size, j))
         bq.append(coef)
-        fb.append(phase.mult_f2[sel] * np.exp(-B_ISO_A2 / (4 * d * d)) if sel.size else
-                  np.zeros(0))
-        c2.append(_po_cos2(phase, free, hkl) if use_po else np.zeros(sel.size))
+        fb.append(phase.mult_f2[sel] * np.exp(-B_ISO_A2 * q2 / 4))
+        c2.append(cos2)
         if mode == "pawley":
             same = (prev is not None and prev.hkl.shape == hkl.shape
                     and np.array_equal(prev.hkl, hkl))

@@ -79,7 +79,8 @@ class RefineOptions:
         (zero shift only: capillary/transmission has no first-order displacement term) or
         ``"auto"``: reflection for a laboratory Kα1 line of λ ≥ 1 Å (Cr, Fe, Co, Cu in
         :data:`phasetrace.schema.WAVELENGTHS_A`, ±0.0015 Å), transmission for hard
-        radiation (Mo, Ag Kα, synchrotron) that operando cells are measured through.
+        radiation (Mo, Ag Kα, synchrotron) that operando cells are measured through
+        (absorption lengths: see :func:`phasetrace.refine.model.resolve_geometry`).
     preferred_orientation : bool
         Refine a March–Dollase r along the layer normal (c*) of layered phases.
     n_background : int
@@ -93,7 +94,8 @@ class RefineOptions:
     max_iter : int
         Jacobian evaluations allowed.
     tol : float
-        Convergence: χ² decrease below ``tol × χ²_ν`` (see ``fit_pattern``).
+        Convergence: a Gauss–Newton step predicting a χ² decrease below ``tol × χ²_ν``
+        (every parameter then moves by less than √tol esd; see ``fit_pattern``).
     cutoff : float
         Peak window, ± FWHM.
     """
