@@ -7,6 +7,8 @@ import logging
 import shutil
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "patterns" / "p2o3_example"
@@ -69,3 +71,18 @@ def restore_logging():
     logger.handlers[:], logger.level = handlers, level
     logging.getLogger("py.warnings").handlers[:] = []
     logging.captureWarnings(False)
+
+
+@pytest.fixture
+def h5_stack(tmp_path):
+    """A 23-scan NeXus-like HDF5 stack of Poisson counts: (path, intensities)."""
+    rng = np.random.default_rng(1)
+    x = np.linspace(10, 40, 301)
+    y = rng.poisson(100, (23, 301)).astype(float)
+    path = tmp_path / "stack.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("entry/data")
+        g.attrs.update(NX_class="NXdata", signal="I", axes=[".", "2th"])
+        g["I"], g["2th"], g["time"] = y, x, np.arange(23) * 60.0
+        f["entry"].attrs["wavelength"] = 0.7
+    return path, y

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
@@ -17,20 +16,6 @@ from phasetrace.io.hdf5 import open_lazy
 from phasetrace.phases.reflections import _scattering_factors
 from phasetrace.pipeline import RunInputs, run_analysis
 from phasetrace.stream import ChunkSource, open_source
-
-
-@pytest.fixture
-def h5_stack(tmp_path):
-    rng = np.random.default_rng(3)
-    x = np.linspace(10, 40, 301)
-    y = rng.poisson(100, (23, 301)).astype(float)
-    path = tmp_path / "stack.h5"
-    with h5py.File(path, "w") as f:
-        g = f.create_group("entry/data")
-        g.attrs.update(NX_class="NXdata", signal="I", axes=[".", "2th"])
-        g["I"], g["2th"], g["time"] = y, x, np.arange(23) * 60.0
-        f["entry"].attrs["wavelength"] = 0.7
-    return path, y
 
 
 def test_read_rows_gives_the_stored_scans(h5_stack):

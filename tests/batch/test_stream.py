@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 import xarray as xr
@@ -32,20 +31,6 @@ def test_block_bounds(n, size, expected):
 def test_block_bounds_rejects_zero():
     with pytest.raises(ConfigError, match="block_scans=0"):
         block_bounds(10, 0)
-
-
-@pytest.fixture
-def h5_stack(tmp_path):
-    rng = np.random.default_rng(1)
-    x = np.linspace(10, 40, 301)
-    y = rng.poisson(100, (23, 301)).astype(float)
-    path = tmp_path / "stack.h5"
-    with h5py.File(path, "w") as f:
-        g = f.create_group("entry/data")
-        g.attrs.update(NX_class="NXdata", signal="I", axes=[".", "2th"])
-        g["I"], g["2th"], g["time"] = y, x, np.arange(23) * 60.0
-        f["entry"].attrs["wavelength"] = 0.7
-    return path, y
 
 
 def test_lazy_hdf5_slices_equal_full_read(h5_stack):
