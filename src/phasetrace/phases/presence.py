@@ -17,7 +17,11 @@ sign), which makes χ² differences look more significant than they are.  Follow
 Bérar & Lelann (1991, *J. Appl. Cryst.* 24, 1) the residuals are treated as an AR(1)
 series: the Durbin–Watson statistic d = Σ(r_i − r_{i−1})² / Σr_i² of the normalised
 residuals r = (y − calc)/σ gives ρ = 1 − d/2, and the number of independent points is
-N_eff = N (1 − ρ)/(1 + ρ) (the factor by which Bérar–Lelann inflate esds², inverted).  The
+N_eff = N (1 − ρ)/(1 + ρ) (the factor by which Bérar–Lelann inflate esds², inverted).
+A misfit ripple is correlated over a whole peak width, longer than AR(1) describes, so the
+stack analysis uses the integrated autocorrelation time over two FWHM
+(:func:`correlation_factor` with ``max_lag``), which is the same factor for an AR(1)
+series, estimated on the points under the phases' peaks.  The
 F statistic is multiplied by c = N_eff/N and referred to F(k, c·ν): the ripples a misfit
 major phase leaves behind count as far fewer independent points than there are steps.
 
@@ -70,12 +74,17 @@ class Evidence:
     accepted: bool
 
 
-def correlation_factor(resid: np.ndarray) -> float:
-    """c = N_eff / N = (1 − ρ)/(1 + ρ) with ρ = 1 − d/2 from the Durbin–Watson d.
+def correlation_factor(resid: np.ndarray, max_lag: int = 1) -> float:
+    """c = N_eff / N of serially correlated residuals, 1/τ with τ the integrated
+    autocorrelation time.
 
     ``resid`` are normalised residuals (y − calc)/σ in 2θ order; non-finite values are
-    ignored.  ρ is clipped to [0, 0.999] (negative correlation, rare in powder data, is
-    not credited).
+    ignored.  With ``max_lag`` = 1 this is the AR(1) factor of Bérar & Lelann,
+    (1 − ρ)/(1 + ρ) with ρ = 1 − d/2 from the Durbin–Watson d.  With a longer window the
+    autocorrelations ρ_k (k = 1 … ``max_lag``) give τ = 1 + 2 Σ ρ_k (summed while
+    positive, the initial-positive-sequence estimator of Geyer 1992), which counts the
+    correlation a misfit ripple carries over a whole peak width and reduces to the AR(1)
+    factor for an AR(1) series.  c is kept in [1/(2·max_lag + 1), 1].
 
     Examples
     --------
@@ -89,9 +98,17 @@ def correlation_factor(resid: np.ndarray) -> float:
     den = float(r @ r)
     if den <= 0:
         return 1.0
-    d = float(np.sum(np.diff(r) ** 2)) / den
-    rho = min(max(1.0 - 0.5 * d, 0.0), 0.999)
-    return (1.0 - rho) / (1.0 + rho)
+    if max_lag <= 1:
+        d = float(np.sum(np.diff(r) ** 2)) / den
+        rho = min(max(1.0 - 0.5 * d, 0.0), 0.999)
+        return (1.0 - rho) / (1.0 + rho)
+    tau = 1.0
+    for k in range(1, min(max_lag, r.size - 1) + 1):
+        rho_k = float(r[:-k] @ r[k:]) / den
+        if rho_k <= 0:
+            break
+        tau += 2.0 * rho_k
+    return float(min(max(1.0 / tau, 1.0 / (2 * max_lag + 1)), 1.0))
 
 
 def f_test(chi2_without: float, chi2_with: float, k: int, n_points: int, n_params: int,

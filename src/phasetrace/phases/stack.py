@@ -92,6 +92,8 @@ class StackIdentifier:
         self.survey = survey
         self.log_alpha = math.log10(config.alpha)
         self.snr_limit = residual_snr_limit(two_theta, fwhm_deg, config.residual_alpha)
+        step = float(np.median(np.diff(two_theta)))
+        self.max_lag = max(int(round(2.0 * fwhm_deg / step)), 1)   # two peak widths
         self.states: list[ScanState] = [ScanState() for _ in range(obs.shape[0])]
 
     # ------------------------------------------------------------------ helpers
@@ -104,7 +106,8 @@ class StackIdentifier:
         would dilute the correlation estimate."""
         resid = (self.obs[s] - res.calc) / self.sigma[s]
         under = (res.calc - res.background) > self.sigma[s]
-        return correlation_factor(resid[under] if np.count_nonzero(under) > 20 else resid)
+        return correlation_factor(resid[under] if np.count_nonzero(under) > 20 else resid,
+                                  self.max_lag)
 
     def _refit(self, s, phases, starts, warm) -> RefineResult | None:
         if not phases:
