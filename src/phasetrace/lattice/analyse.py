@@ -389,7 +389,8 @@ def analyse_phases(
             _detect_kalpha2(ctx, library, peak_lists, obs, sigma)
         propose, initial = _proposer(ctx, library, peak_lists)
         driver = StackIdentifier(library, _fit_scan(ctx, obs, sigma), propose, initial,
-                                 ctx["tt"], obs, sigma, ctx["fwhm"], cfg, survey_set)
+                                 ctx["tt"], obs, sigma, ctx["fwhm"], cfg, survey_set,
+                                 wavelengths=(ctx["wl"], ctx["wl2"]))
         states = driver.run(lambda i, m: _report(progress, i, m))
     refined = [(st.phases, st.result) for st in states]
     idents = [ScanIdentification({}, [p.label for p in st.phases]) for st in states]

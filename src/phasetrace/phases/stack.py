@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import IdentifyConfig
-from ..refine import RefineResult, warm_start
+from ..refine import RefineResult, RefineStatus, warm_start
+from .cell import cell_from_free
 from .identify import CellMatch
 from .presence import (Evidence, correlation_factor, f_test, residual_peaks, residual_snr_limit,
                        wald_log10_p)
@@ -61,6 +62,13 @@ class ScanState:
     scores: dict[str, float] = field(default_factory=dict)
 
 
+def _determined(res: RefineResult, label: str, i: int) -> bool:
+    """Phase ``i`` converged with no parameter of its own held on a bound."""
+    if res.phases[i].status != RefineStatus.CONVERGED:
+        return False
+    return not any(p.at_bound for p in res.params if p.name == f"{label}.po_r")
+
+
 def _chi2(res: RefineResult) -> float:
     return float(res.redchi) * max(res.n_points - res.n_params, 1)
 
@@ -83,13 +91,15 @@ class StackIdentifier:
     """
 
     def __init__(self, library, fit: Fit, propose: Propose, initial: Initial, two_theta, obs,
-                 sigma, fwhm_deg: float, config: IdentifyConfig, survey: set[int]):
+                 sigma, fwhm_deg: float, config: IdentifyConfig, survey: set[int],
+                 wavelengths: tuple[float, ...] = ()):
         self.library = list(library)
         self.by_label = {p.label: p for p in self.library}
         self.fit, self.propose, self.initial = fit, propose, initial
         self.tt, self.obs, self.sigma, self.fwhm = two_theta, obs, sigma, fwhm_deg
         self.cfg = config
         self.survey = survey
+        self.wavelengths = tuple(w for w in wavelengths if np.isfinite(w))
         self.log_alpha = math.log10(config.alpha)
         self.snr_limit = residual_snr_limit(two_theta, fwhm_deg, config.residual_alpha)
         step = float(np.median(np.diff(two_theta)))
@@ -121,6 +131,58 @@ class StackIdentifier:
                        self._corr(s, big))
         return f, lp, k
 
+    def _lines(self, phase: ReferencePhase, free: np.ndarray, zero: float) -> np.ndarray:
+        """2θ of the phase's reflections (every wavelength), shifted by the zero."""
+        cell = cell_from_free(phase.crystal_system, np.asarray(free, float))
+        out = []
+        for wl in self.wavelengths:
+            tt, inten = phase.intensities(cell, wl)
+            ok = np.isfinite(tt) & np.isfinite(inten)
+            if ok.any():
+                ok &= inten >= 1e-3 * np.max(inten[ok])
+                out.append(tt[ok] + zero)
+        return np.sort(np.concatenate(out)) if out else np.zeros(0)
+
+    def _near(self, lines: np.ndarray) -> np.ndarray:
+        """Points within one FWHM of any of ``lines`` (bool, (N,))."""
+        if lines.size == 0:
+            return np.zeros(self.tt.size, bool)
+        j = np.clip(np.searchsorted(lines, self.tt), 1, max(lines.size - 1, 1))
+        d = np.minimum(np.abs(self.tt - lines[j - 1]),
+                       np.abs(self.tt - lines[np.minimum(j, lines.size - 1)]))
+        return d <= self.fwhm
+
+    def _phase_test(self, s, small: RefineResult, big: RefineResult, phases_big, i: int
+                    ) -> tuple[float, float, int]:
+        """(F, log10 p, k) of phase ``i`` of ``big`` (absent from ``small``).
+
+        Two Hamilton tests must both be significant and the weaker is returned: the whole
+        pattern, and the same Δχ² restricted to the points within one FWHM of the phase's
+        reflections and farther than one FWHM from every reflection of the other phases —
+        the intensity no other phase of the model can produce.  A phase whose reflections all
+        sit on the others' (a 00l series coinciding with another phase's, a cell drifting onto
+        a neighbour's) only reshapes the others' peaks (preferred orientation, widths) and is
+        no evidence of a phase.  A phase whose refinement is not converged inside its bounds
+        (cell at its lattice range, March–Dollase r at its limit) gives no evidence either: on
+        a boundary the F distribution of nested models does not hold (Self & Liang 1987) and
+        the phase's parameters are not determined by the data.
+        """
+        f, lp, k = self._compare(s, small, big)
+        if not _determined(big, phases_big[i].label, i):
+            return f, 0.0, k
+        others = [self._lines(p, free, big.zero) for j, (p, free)
+                  in enumerate(zip(phases_big, big.free)) if j != i]
+        own = self._near(self._lines(phases_big[i], big.free[i], big.zero))
+        mask = own & ~self._near(np.concatenate(others) if others else np.zeros(0))
+        mask &= np.isfinite(self.obs[s]) & (self.sigma[s] > 0)
+        if not mask.any():
+            return 0.0, 0.0, k
+        r0 = ((self.obs[s] - small.calc) / self.sigma[s])[mask]
+        r1 = ((self.obs[s] - big.calc) / self.sigma[s])[mask]
+        fd, lpd = f_test(float(r0 @ r0), float(r1 @ r1), k, big.n_points, big.n_params,
+                         self._corr(s, big))
+        return (f, lp, k) if lp >= lpd else (fd, lpd, k)
+
     def _has_residual(self, s: int, res: RefineResult) -> bool:
         peaks = residual_peaks(self.tt, self.obs[s] - res.calc, self.sigma[s],
                                fwhm_deg=self.fwhm, redchi=res.redchi, snr_limit=self.snr_limit)
@@ -148,7 +210,7 @@ class StackIdentifier:
                                 warm_start(res))
             if trial is None:
                 continue
-            f, lp, k = self._compare(s, res, trial)
+            f, lp, k = self._phase_test(s, res, trial, phases + [cand], len(phases))
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             if lp < self.log_alpha and (best is None or lp < best[0]):
                 best = (lp, cand, trial, f, k)
@@ -224,7 +286,7 @@ class StackIdentifier:
                 if phase.is_cell_component and not full_test:
                     continue
                 wald = wald_log10_p(sol.scale, sol.esd_scale, corr, res.n_points, res.n_params)
-                if wald < self.cfg.wald_margin * self.log_alpha:
+                if not full_test and wald < self.cfg.wald_margin * self.log_alpha:
                     t2 = (sol.scale / sol.esd_scale) ** 2 * corr
                     evidence[phase.label] = Evidence("wald", t2, wald, 1, True)
                     continue
@@ -233,7 +295,7 @@ class StackIdentifier:
                                     warm_start(res))
                 if small is None:
                     continue
-                f, lp, k = self._compare(s, small, res)
+                f, lp, k = self._phase_test(s, small, res, phases, i)
                 evidence[phase.label] = Evidence("remove", f, lp, k, True)
                 if lp >= self.log_alpha and (worst is None or lp > worst[0]):
                     worst = (lp, i, small, f, k)
@@ -297,7 +359,7 @@ class StackIdentifier:
                                 warm)
             if trial is None:
                 continue
-            f, lp, k = self._compare(s, res, trial)
+            f, lp, k = self._phase_test(s, res, trial, now.phases + [phase], len(now.phases))
             keep = lp < self.log_alpha
             now.evidence[phase.label] = Evidence("add", f, lp, k, keep)
             if keep:
