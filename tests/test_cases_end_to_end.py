@@ -25,14 +25,9 @@ pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 #: Cases whose sequence is known to come out wrong today, with the open issue that fixes it.
 #: Strict: the mark must be removed as soon as the case passes.
-KNOWN_WRONG_SEQUENCE = {
-    "t1_row11_p2p3o3_op": "issue 12: OP2 beside OP4 is not found (the OP2/OP4 stage comes out OP4)",
-}
+KNOWN_WRONG_SEQUENCE: dict[str, str] = {}
 #: Cases whose transition onsets are known to be off today (strict as above).
-KNOWN_WRONG_ONSETS = {
-    "t1_row11_p2p3o3_op": "issue 12: O3 is accepted 6 scans before it returns (P2/P3 → O3/P2/P3 "
-                          "onset 3.50 V against 3.29 V), a presence decision",
-}
+KNOWN_WRONG_ONSETS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", params=CASES or [pytest.param("none", marks=pytest.mark.skip(

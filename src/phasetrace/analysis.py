@@ -4,8 +4,9 @@
 candidate phases and their reference cells (the library, loaded once), the Kα2
 line, the start positions of the per-peak fits, the analysis blocks — and
 returns them as a frozen :class:`Plan`.  :func:`analyse_block` then analyses
-one block (background → phase identification and Pawley refinement → per-peak
-fits) with ``halo_scans`` context scans on each side, and keeps the block's
+one block (background → phase presence by model comparison on the whole-pattern
+refinement, candidates proposed on the survey scans and where a fit leaves a residual
+peak → per-peak fits) with ``halo_scans`` context scans on each side, and keeps the block's
 own scans.  Every way of running (in memory, chunked, local processes, Dask)
 analyses the same blocks with the same plan, so results do not depend on it.
 """
@@ -241,8 +242,12 @@ def analyse_block(part: xr.Dataset, plan: Plan, keep: tuple[int, int], offset: i
     stack.attrs.update(wavelength_A=plan.wavelength[0], wavelength2_A=plan.wavelength[1],
                        kalpha2_ratio=plan.wavelength[2])
     background = estimate_background(stack, method=config.background.method)["background"]
+    n_part = stack.sizes[SCAN]
+    survey = [g - offset for g in _survey_indices(plan.n_scans, config.analysis.survey_scans)
+              if offset <= g < offset + n_part]
     phases = analyse_phases(stack, library=list(plan.library), background=background.values,
-                            detect_kalpha2=False, **zero_options)
+                            detect_kalpha2=False, identify=config.identify, survey=survey,
+                            **zero_options)
     kept = slice(keep[0] - offset, keep[1] - offset)
     table = phases.drop_vars([v for v in phases.data_vars if TWO_THETA in phases[v].dims])
     table = table.drop_dims([TWO_THETA], errors="ignore").isel({SCAN: kept})

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from .errors import ConfigError
 
 __all__ = ["BackgroundConfig", "PeakFitConfig", "PhaseConfig", "TransitionConfig",
-           "OutputConfig", "AnalysisConfig", "Config"]
+           "OutputConfig", "AnalysisConfig", "IdentifyConfig", "Config"]
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -168,7 +168,7 @@ class AnalysisConfig:
     halo_scans : int
         Context scans analysed on each side of a block and discarded.  Must cover
         the memory of the sequential analysis: the zero shift settles after 5
-        scans and the stack prior fills gaps of up to 6 scans, hence 8.
+        scans and each scan starts from its neighbours' solutions, hence 8.
     survey_scans : int
         Evenly spaced scans read once for the stack-wide decisions (Kα2 line, the
         start positions of the per-peak fits).
@@ -190,6 +190,58 @@ class AnalysisConfig:
 
 
 @dataclass(frozen=True)
+class IdentifyConfig:
+    """Phase presence by model comparison (:mod:`phasetrace.phases.presence`, ``[identify]``).
+
+    Attributes
+    ----------
+    alpha : float
+        Significance level of every presence test: a phase in a scan's model is kept when
+        removing it worsens the whole-pattern fit with p < alpha, a candidate is added when
+        adding it improves the fit with p < alpha (Hamilton F-test on the nested
+        refinements, degrees of freedom reduced for serially correlated residuals).
+        0.001: a chance of at most 1 in 1000 per test of calling a phase that is not there.
+    residual_alpha : float
+        False-alarm probability per scan of a residual peak: the fit's residual is searched
+        for positive peaks above Φ⁻¹(1 − residual_alpha / M) σ (M resolution elements,
+        Bonferroni) and the cell search proposes candidates where one is found.
+    propose_score : float
+        Smallest weighted completeness (0–1) of a cell-search match for the phase to be
+        proposed as a candidate.  It only proposes (the F-test decides); 0.5 = half the
+        phase's (√I-weighted) reflections on observed peaks, so a phase showing only its
+        stronger half is still tried.
+    max_candidates : int
+        Add tests per proposal round (candidates in order of completeness): bounds the
+        refits per scan.
+    max_iter : int
+        Jacobian evaluations per whole-pattern refinement.
+    wald_margin : float
+        A phase in the model whose linearised (Wald) log10 p on its scale factor is below
+        ``wald_margin × log10(alpha)`` is kept without the removal refit (its evidence is
+        recorded as ``"wald"``); 3: a thousand times beyond the decision level at
+        alpha = 0.001, where the nested refit cannot reverse the decision.
+    """
+
+    alpha: float = 1e-3
+    residual_alpha: float = 1e-3
+    propose_score: float = 0.5
+    max_candidates: int = 4
+    max_iter: int = 60
+    wald_margin: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.alpha < 0.5 and 0.0 < self.residual_alpha < 0.5):
+            raise ConfigError(f"identify.alpha = {self.alpha}, residual_alpha = {self.residual_alpha}: "
+                              "expected 0 < alpha < 0.5")
+        if not 0.0 <= self.propose_score <= 1.0:
+            raise ConfigError(f"identify.propose_score = {self.propose_score}: expected 0..1")
+        if self.max_candidates < 1 or self.max_iter < 5 or self.wald_margin < 1.0:
+            raise ConfigError(f"identify.max_candidates = {self.max_candidates}, max_iter = "
+                              f"{self.max_iter}, wald_margin = {self.wald_margin}: expected "
+                              ">= 1, >= 5 and >= 1")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -199,6 +251,7 @@ class Config:
     transitions: TransitionConfig = field(default_factory=TransitionConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    identify: IdentifyConfig = field(default_factory=IdentifyConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -207,7 +260,8 @@ class Config:
         kwargs: dict[str, Any] = {}
         section_types = {"background": BackgroundConfig, "peaks": PeakFitConfig,
                          "phases": PhaseConfig, "transitions": TransitionConfig,
-                         "output": OutputConfig, "analysis": AnalysisConfig}
+                         "output": OutputConfig, "analysis": AnalysisConfig,
+                         "identify": IdentifyConfig}
         for key, value in data.items():
             if key not in sections:
                 raise ConfigError(f"unknown config section [{key}]; expected one of {', '.join(sections)}")

@@ -282,6 +282,10 @@ RESULT_PEAK_PREFIX = "peak_"
 #: per-(scan, phase) variables in results.nc.  Coordinates on ``phase``:
 #: ``phase`` (label), ``phase_family`` (str), ``is_cell_component`` (bool),
 #: ``phase_parent`` (str; undistorted parent of a distorted phase, e.g. "P2" for "P'2").
+#: The presence evidence is also on (scan, phase): ``presence_f`` (Hamilton F of the last
+#: presence test, serial-correlation corrected), ``presence_log10_p`` (its log10 p-value; a
+#: phase is present where it is below log10 α, attr ``alpha``) and ``presence_test``
+#: (-1 none, 0 wald, 1 remove, 2 add, 3 symmetry; :mod:`phasetrace.phases.presence`).
 PHASE_VARS = (
     "present", "score", "fraction",
     "a", "b", "c", "alpha", "beta", "gamma", "volume", "volume_per_fu",

@@ -159,3 +159,12 @@ def test_fit_accounting(result, stack):
     table = lattice_table(result)
     assert set(table["fit_status"]) <= {"converged", "iteration_limit", "at_bound", "singular"}
     assert "volume_fraction" in table
+
+
+def test_presence_evidence_recorded(result):
+    """The major phase's presence is overwhelming evidence at α = 0.001 where it is present;
+    the evidence is on (scan, phase) with the level it was judged at."""
+    logp = result["presence_log10_p"]
+    assert logp.dims == ("scan", "phase") and logp.attrs["alpha"] == 1e-3
+    assert (logp.sel(phase="P2").values[:5] < -10).all()
+    assert (logp.sel(phase="O2").values[4:] < -10).all()

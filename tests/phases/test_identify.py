@@ -9,7 +9,7 @@ import pytest
 
 from phasetrace._kernels.match import score_cells
 from phasetrace.phases.cell import cell_from_free, metric_from_free, reciprocal_metric
-from phasetrace.phases.identify import apply_stack_prior, identify_scan, search_cell
+from phasetrace.phases.identify import identify_scan, search_cell
 from phasetrace.phases.peaksearch import estimate_background, estimate_fwhm, find_peaks
 
 from phasesim import pattern, simulate_stack
@@ -110,15 +110,6 @@ def test_cell_components_recognised(by_label, library):
     peaks, fwhm = _peaks(stack)
     ident = identify_scan(library, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
     assert sorted(ident.present) == ["Al", "O3"]
-
-
-def test_stack_prior_fills_gaps_and_drops_blips():
-    present = np.array([1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0], bool)
-    score = np.array([.9, .9, .9, .6, .6, .9, .9, .9, .2, .2, .2, .7, .2, .2, .2, .2])
-    out = apply_stack_prior(present, score, max_gap=2, max_fill=6, prior_score=0.45,
-                            strong_score=0.85)
-    assert out[:8].all()            # gap with decent scores filled
-    assert not out[8:].any()        # isolated weak detection dropped, low-score gap kept
 
 
 def test_same_peaks_tolerates_flicker_but_not_shifts():

@@ -1,15 +1,12 @@
 """Phase identification and lattice refinement over a whole stack: :func:`analyse_phases`.
 
-Pipeline per stack: background → peak search → per-scan phase search (cells free within
-their lattice ranges, neighbouring scans' cells as extra starting points) → stack prior
-(short gaps filled, short isolated detections dropped) → whole-pattern Pawley refinement of
-the cells of the phases present with a zero shift shared by all phases → derived values.
+Pipeline per stack: background → peak search → phase presence decided by the whole-pattern
+refinement (:mod:`phasetrace.phases.stack`: each scan refined from its neighbour's solution,
+candidates proposed by the cell search and kept or removed by F-tests on nested refinements,
+:mod:`phasetrace.phases.presence`) → derived values.
 
-Phase fractions are semi-quantitative: a Rietveld-like scale S_p = ΣA_k/ΣI_k is taken from
-the Pawley intensities A_k and the reference-structure intensities I_k (00l reflections
-of layered phases excluded, as they carry the preferred orientation), and converted to
-weight fractions with the Hill–Howard relation W_p ∝ S_p (ZM)_p V_p over the electrode
-phases (cell components get NaN).  They inherit the errors of the idealised structures.
+Fractions are Hill–Howard weight fractions W_p ∝ S_p (ZM)_p V_p from the Rietveld scale
+factors of the reference structures (:mod:`phasetrace.refine`); cell components get NaN.
 """
 
 from __future__ import annotations
@@ -23,41 +20,32 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
+from ..config import IdentifyConfig
 from ..errors import ConfigError, FitError
-from ..phases.identify import ScanIdentification, apply_stack_prior, identify_scan
+from ..phases.identify import ScanIdentification, identify_scan, search_cell
+from ..phases.stack import StackIdentifier
 from ..phases.peaksearch import PeakList, estimate_background, estimate_fwhm, find_peaks
 from ..phases.reference import ReferencePhase
 from ..schema import (INTENSITY, INTENSITY_SIGMA, SCAN, TWO_THETA, WAVELENGTHS_A,
                       validate_stack)
-from ..refine import RefineOptions, RefineResult, refine_pattern, warm_start
+from ..refine import PhaseSolution, RefineOptions, RefineResult, refine_pattern, warm_start
 from .output import build_result
-from .pairs import parent_pass
 from .symmetry import insignificant_split, pseudo_tetragonal_pair, tie_name
 
-__all__ = ["analyse_phases", "DEFAULT_OPTIONS"]
+__all__ = ["analyse_phases", "DEFAULT_OPTIONS", "survey_indices"]
 
 logger = logging.getLogger(__name__)
 
-#: tunable options of :func:`analyse_phases` and their defaults.
+#: instrument and refinement options of :func:`analyse_phases` and their defaults (the
+#: presence tests' options are :class:`phasetrace.config.IdentifyConfig`).
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "min_snr": 4.0,          # peak detection threshold (noise units)
+    "min_snr": 4.0,          # peak detection threshold (noise units) of the cell search
     "unindexed_snr": 8.0,    # unindexed peaks are reported from this SNR up
-    "min_score": 0.65,       # completeness needed to accept a phase
-    "named_score": 0.3,      # ... a phase the user named with its CIF (searched near that cell)
-    "keep_score": 0.5,       # ... to keep a phase present in the previous scan (hysteresis)
-    "min_gain": 0.04,        # share of observed peak intensity a phase must add
-    "parent_margin": 0.05,   # distorted variant must beat its parent's score by this
-    "max_gap": 2,            # stack prior: longest isolated detection dropped, scans
-    "max_fill": 6,           # stack prior: longest gap filled, scans
-    "prior_score": 0.45,     # stack prior: score needed to fill a gap
-    "strong_score": 0.85,    # stack prior: score needed to keep an isolated detection
-    "min_share": 0.004,      # Pawley intensity share below which a phase is dropped
     "max_zero_deg": 0.5,     # bound of the zero shift in the first scans, degrees
     "max_displacement_deg": 1.0,  # bound of the displacement term D cos θ, degrees
     "zero_settle_scans": 5,  # scans after which zero/displacement are held near their median
     "zero_drift_deg": 0.02,  # allowed departure from that median, degrees
     "keep_calc": True,       # store the calculated pattern (model + background)
-    "max_nfev": 60,          # Jacobian evaluations per whole-pattern refinement
     "intensities": "rietveld",  # "rietveld" (scale × reference |F|²) or "pawley" (free)
     "pawley_phases": (),     # phases refined with free intensities (no trustworthy structure)
     "geometry": "auto",      # "reflection" (zero + displacement), "transmission" (zero), "auto"
@@ -65,12 +53,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "collapse_sigma": 2.0,   # pseudo-tetragonal orthorhombic: b−c within this many esds →
                              # refined and reported with b = c (≈ F-test at 95 %, one constraint)
     "detect_kalpha2": True,  # test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given)
-    "pair_rel_tol": 0.0015,   # parent beside its distorted variant: variant's cell held within
-                              # this (relative) of its cell in the neighbouring two-phase scan
-    "pair_parent_tol": 0.004,  # ... parent's cell held within this of its neighbour's
-    "pair_min_gain": 0.05,    # ... relative reduced-χ² decrease needed to add the parent
-    "pair_min_fraction": 0.03,  # ... and the parent's smallest weight fraction
 }
+
+
+def survey_indices(n_scans: int, k: int) -> list[int]:
+    """``k`` evenly spaced scan indices of ``n_scans`` (the survey scans of the plan)."""
+    return sorted({int(round(v)) for v in np.linspace(0, n_scans - 1, min(n_scans, k))})
 
 
 def _net_pattern(stack: xr.Dataset, background: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -109,41 +97,12 @@ def _report(progress: bool | Callable[[int, int], None], i: int, n: int) -> None
         logger.info("phase analysis: scan %d of %d", i + 1, n)
 
 
-def _priors(idents, refined, opts) -> dict[str, list[np.ndarray]]:
-    """Candidate cells for the next scan: refined cells and good search cells of the last two."""
-    priors: dict[str, list[np.ndarray]] = {}
-    for kept, res in refined[-2:]:
-        if res is not None:
-            for phase, free in zip(kept, res.free):
-                priors.setdefault(phase.label, []).append(free)
-    for ident in idents[-1:]:
-        for label, m in ident.matches.items():
-            if m.score >= opts["prior_score"]:
-                priors.setdefault(label, []).append(m.free)
-    return priors
-
-
-def _presence(library, idents, opts) -> tuple[np.ndarray, np.ndarray]:
-    labels = [p.label for p in library]
-    present = np.array([[lab in ident.present for lab in labels] for ident in idents])
-    score = np.array([[ident.matches[lab].score for lab in labels] for ident in idents])
-    for j, phase in enumerate(library):
-        prior_score = opts["prior_score"]
-        if phase.user_named:
-            prior_score = min(prior_score, opts["named_score"])
-        present[:, j] = apply_stack_prior(present[:, j], score[:, j], max_gap=opts["max_gap"],
-                                          max_fill=opts["max_fill"],
-                                          prior_score=prior_score,
-                                          strong_score=opts["strong_score"])
-    return present, score
-
-
 def _refine_options(ctx, zero0, zero_bound, disp0, disp_bound) -> RefineOptions:
     o = ctx["opts"]
     return RefineOptions(intensities=o["intensities"], pawley_labels=tuple(o["pawley_phases"]),
                          geometry=o["geometry"], n_background=o["n_background"], zero0=zero0,
                          max_zero_deg=zero_bound, displacement0=disp0,
-                         max_displacement_deg=disp_bound, max_iter=o["max_nfev"])
+                         max_displacement_deg=disp_bound, max_iter=ctx["max_iter"])
 
 
 def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None, warm=None):
@@ -156,24 +115,6 @@ def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None,
                           options=_refine_options(ctx, zero0, zero_bound, disp0, disp_bound),
                           free_bounds=free_bounds, ties=ties,
                           warm=warm if warm is not None else ctx.get("warm"))
-
-
-def _best_pawley(ctx, phases, starts, previous, zero0, zero_bound) -> RefineResult:
-    """Refine from the previous scan's cells when every phase has one, else from the search
-    cells; when both exist, differ and the first fit is clearly worse than the previous
-    scan's or did not converge, refine from the other too and keep the better (a converged
-    fit first, then the lower χ²: the whole pattern arbitrates)."""
-    alt = [previous.get(p.label) for p in phases]
-    if any(a is None for a in alt):
-        return _pawley(ctx, phases, starts, zero0, zero_bound)
-    res = _continue_tie(ctx, phases, alt, zero0, zero_bound)
-    differs = any(np.max(np.abs(a / f - 1.0)) > 1e-3 for a, f in zip(alt, starts))
-    if differs and (not res.converged
-                    or res.redchi > 1.1 * ctx.get("last_redchi", np.inf) + 0.05):
-        other = _pawley(ctx, phases, starts, zero0, zero_bound)
-        if (other.converged, -other.redchi) > (res.converged, -res.redchi):
-            res = other
-    return res
 
 
 def _continue_tie(ctx, phases, starts, zero0, zero_bound) -> RefineResult:
@@ -189,30 +130,6 @@ def _continue_tie(ctx, phases, starts, zero0, zero_bound) -> RefineResult:
     free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
                    warm=warm_start(tied))
     return free if free.converged else tied
-
-
-def _refine_scan(ctx, phases, starts, previous, zero0, zero_bound
-                 ) -> tuple[list[ReferencePhase], RefineResult | None]:
-    """Pawley refinement; phases with a negligible intensity share are dropped and it reruns."""
-    opts = ctx["opts"]
-    while phases:
-        try:
-            res = _best_pawley(ctx, phases, starts, previous, zero0, zero_bound)
-        except FitError as err:
-            logger.warning("scan left unrefined: %s", err)
-            return [], None
-        res = _collapse(ctx, phases, res, zero0, zero_bound)
-        totals = np.array([float(np.sum(a)) for a in res.intensity])
-        share = totals / max(totals.sum(), 1e-300)
-        weak = [i for i, p in enumerate(phases)
-                if share[i] < opts["min_share"] and not p.is_cell_component]
-        if not weak:
-            return phases, res
-        drop = min(weak, key=lambda i: share[i])
-        logger.debug("dropping %s (intensity share %.4f)", phases[drop].label, share[drop])
-        phases = phases[:drop] + phases[drop + 1:]
-        starts = starts[:drop] + starts[drop + 1:]
-    return [], None
 
 
 def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
@@ -248,87 +165,13 @@ def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
         return res
 
 
-def _zero_window(refined, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
+def _zero_window(before, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
     """Start and bound of the zero shift (or displacement): free at first, then near the
-    running median of converged scans (the instrument and the cell do not jump)."""
-    zeros = [getattr(res, name) for _, res in refined if res is not None and res.converged]
+    running median of converged earlier scans (the instrument and the cell do not jump)."""
+    zeros = [getattr(res, name) for res in before if res is not None and res.converged]
     if len(zeros) < opts["zero_settle_scans"]:
         return 0.0, opts[bound_key]
     return float(np.median(zeros[-opts["zero_settle_scans"]:])), opts["zero_drift_deg"]
-
-
-def _previous_cells(refined) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for kept, res in refined[-3:]:
-        if res is not None:
-            out.update({p.label: f for p, f in zip(kept, res.free)})
-    return out
-
-
-def _run_scans(ctx, library, peak_lists, obs, sigma, progress):
-    """Sequential identification + refinement; each scan starts from its predecessors."""
-    opts = ctx["opts"]
-    idents: list[ScanIdentification] = []
-    refined: list[tuple[list[ReferencePhase], RefineResult | None]] = []
-    for s, pk in enumerate(peak_lists):
-        ident = identify_scan(
-            library, pk, ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
-            priors=_priors(idents, refined, opts), min_score=opts["min_score"],
-            min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
-            named_score=opts["named_score"], cache=ctx["coarse_cache"],
-            forced={p.label: opts["keep_score"] for p in (refined[-1][0] if refined else [])},
-            expected={p.label for p in (refined[-1][0] if refined else [])
-                      if _established(refined, len(refined) - 3, p.label)})
-        idents.append(ident)
-        refined.append(_refine_present(ctx, library, ident, ident.present, s, obs, sigma, refined))
-        if refined[-1][1] is not None:
-            ctx["last_redchi"] = refined[-1][1].redchi
-            ctx["warm"] = warm_start(refined[-1][1])
-            ctx["prev_ties"] = {p.label: sol.tie for p, sol in
-                                zip(refined[-1][0], refined[-1][1].phases) if sol.tie}
-        _report(progress, s, len(peak_lists))
-    return idents, refined
-
-
-def _established(refined, s: int, label: str, run: int = 3) -> bool:
-    """True when ``label`` is present in scans s .. s+run-1 (a phase, not a blip)."""
-    window = refined[max(s, 0):s + run] if s >= 0 else []
-    return len(window) == run and all(label in {p.label for p in kept} for kept, _ in window)
-
-
-def _backward_pass(ctx, library, peak_lists, obs, sigma, idents, refined) -> None:
-    """Hysteresis backwards in time: a phase present in scan s+1 is kept in scan s with the
-    lower ``keep_score`` (phases appearing during a transition are caught early too)."""
-    opts = ctx["opts"]
-    for s in range(len(idents) - 2, -1, -1):
-        later = {p.label for p in refined[s + 1][0]}
-        now = {p.label for p in refined[s][0]}
-        if not later - now:
-            continue
-        later = {label for label in later if _established(refined, s + 1, label)}
-        if not later - now:
-            continue
-        priors = _priors([], [refined[s + 1]], opts)
-        ident = identify_scan(
-            library, peak_lists[s], ctx["wl"], ctx["tt_range"], tol_deg=ctx["tol"],
-            wavelength2_A=ctx["wl2"], priors=priors, min_score=opts["min_score"],
-            min_gain=opts["min_gain"], parent_margin=opts["parent_margin"],
-            named_score=opts["named_score"], cache=ctx["coarse_cache"],
-            forced={label: opts["keep_score"] for label in later | now}, expected=later)
-        labels = [label for label in ident.present if label in now or label in later]
-        if set(labels) > now:   # only phases established later are added
-            idents[s] = ident
-            refined[s] = _refine_present(ctx, library, ident, labels, s, obs, sigma,
-                                         refined[:s] + [refined[s + 1]])
-
-
-def _refine_present(ctx, library, ident, labels, s, obs, sigma, refined):
-    phases = [p for p in library if p.label in labels]
-    starts = [ident.matches[p.label].free for p in phases]
-    zero0, bound = _zero_window(refined, ctx["opts"])
-    ctx["disp_window"] = _zero_window(refined, ctx["opts"], "displacement", "max_displacement_deg")
-    _select_scan(ctx, s, obs, sigma)
-    return _refine_scan(ctx, phases, starts, _previous_cells(refined), zero0, bound)
 
 
 def _select_scan(ctx, s, obs, sigma) -> None:
@@ -361,8 +204,7 @@ def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
     ratios, pairs = [], []
     for s in sorted({0, n // 2, n - 1, bright}):
         ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
-                              tol_deg=ctx["tol"], min_score=ctx["opts"]["min_score"],
-                              min_gain=ctx["opts"]["min_gain"])
+                              tol_deg=ctx["tol"])
         phases = [p for p in library if p.label in ident.present]
         if not phases:
             continue
@@ -413,6 +255,67 @@ def _prepare(stack, background, peaks, opts):
     return ctx, obs, sigma, peak_lists
 
 
+def _fit_scan(ctx, obs, sigma):
+    """The refinement the presence tests call: scan ``s`` with ``phases`` from ``starts``,
+    warm-started from ``warm``; zero/displacement windows from the earlier scans ``before``;
+    pseudo-tetragonal ties carried and tested (:func:`_collapse`).  None on a FitError."""
+    opts = ctx["opts"]
+
+    def fit(s, phases, starts, warm, before):
+        zero0, bound = _zero_window(before, opts)
+        ctx["disp_window"] = _zero_window(before, opts, "displacement", "max_displacement_deg")
+        _select_scan(ctx, s, obs, sigma)
+        ctx["warm"] = warm
+        ctx["prev_ties"] = {k: v.tie for k, v in warm.items()
+                            if isinstance(v, PhaseSolution) and v.tie}
+        try:
+            res = _continue_tie(ctx, phases, [np.asarray(f, float) for f in starts], zero0,
+                                bound)
+        except FitError as err:
+            logger.debug("scan %d: refinement of %s failed: %s", s, [p.label for p in phases],
+                         err)
+            return None
+        return _collapse(ctx, phases, res, zero0, bound)
+
+    return fit
+
+
+def _proposer(ctx, library, peak_lists):
+    """The cell search of every library phase on a scan's peaks (candidates only)."""
+    def propose(s, priors):
+        return {p.label: search_cell(p, peak_lists[s], ctx["wl"], ctx["tt_range"],
+                                     tol_deg=ctx["tol"], priors=priors.get(p.label),
+                                     wavelength2_A=ctx["wl2"], cache=ctx["coarse_cache"])
+                for p in library}
+
+    def initial(s, matches):
+        ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
+                              tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
+                              cache=ctx["coarse_cache"])
+        return ident.present
+
+    return propose, initial
+
+
+#: codes of ``presence_test`` in the result.
+PRESENCE_TESTS = {"none": -1, "wald": 0, "remove": 1, "add": 2, "symmetry": 3}
+
+
+def _evidence_arrays(states, library) -> dict[str, np.ndarray]:
+    n, m = len(states), len(library)
+    out = {"presence_f": np.full((n, m), np.nan), "presence_log10_p": np.full((n, m), np.nan),
+           "presence_test": np.full((n, m), -1, np.int8), "score": np.full((n, m), np.nan)}
+    for s, st in enumerate(states):
+        for j, p in enumerate(library):
+            ev = st.evidence.get(p.label)
+            if ev is not None:
+                out["presence_f"][s, j] = ev.f
+                out["presence_log10_p"][s, j] = ev.log10_p
+                out["presence_test"][s, j] = PRESENCE_TESTS[ev.test]
+            out["score"][s, j] = st.scores.get(p.label, np.nan)
+    return out
+
+
 def analyse_phases(
     stack: xr.Dataset,
     *,
@@ -420,6 +323,8 @@ def analyse_phases(
     peaks: xr.Dataset | None = None,
     background: xr.Dataset | xr.DataArray | np.ndarray | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    identify: IdentifyConfig | None = None,
+    survey: list[int] | None = None,
     **options: Any,
 ) -> xr.Dataset:
     """Identify phases and refine their lattices in every scan of a stack.
@@ -439,6 +344,11 @@ def analyse_phases(
         when that exists, else estimated.
     progress : bool or callable
         True logs progress; a callable gets ``(scan_index, n_scans)``.
+    identify : IdentifyConfig, optional
+        Significance level and budget of the presence tests (defaults of the class).
+    survey : list of int, optional
+        Scan indices (in ``stack``) where candidates are proposed whatever the residual;
+        default :func:`survey_indices` (32 evenly spaced scans).
     **options
         Overrides of :data:`DEFAULT_OPTIONS`.
 
@@ -446,6 +356,8 @@ def analyse_phases(
     -------
     xarray.Dataset
         Over (scan, phase): variables of ``phasetrace.schema.PHASE_VARS`` plus
+        ``presence_f``, ``presence_log10_p``, ``presence_test`` (the evidence of the last
+        presence test of each (scan, phase), :mod:`phasetrace.phases.presence`),
         ``score_gain``, ``volume_strain_pristine``, ``esd_volume_per_fu``; over scan:
         ``zero_shift``, ``esd_zero_shift``, ``redchi``, ``n_unindexed``; ``unindexed_peaks``
         (scan, unindexed) in degrees, NaN-padded; optionally ``calc`` (scan, two_theta).
@@ -466,26 +378,36 @@ def analyse_phases(
     if not library:
         raise ConfigError("empty phase library: pass load_library(...) with at least one phase")
     opts = {**DEFAULT_OPTIONS, **options}
+    cfg = identify or IdentifyConfig()
     ctx, obs, sigma, peak_lists = _prepare(stack, background, peaks, opts)
+    ctx["max_iter"] = cfg.max_iter
+    n = obs.shape[0]
+    survey_set = set(survey_indices(n, 32) if survey is None else survey)
     # many small least-squares solves: BLAS threads only add overhead (and oversubscribe)
     with threadpool_limits(limits=1, user_api="blas"):
         if opts["detect_kalpha2"]:
             _detect_kalpha2(ctx, library, peak_lists, obs, sigma)
-        idents, refined = _run_scans(ctx, library, peak_lists, obs, sigma, progress)
-        present, score = _presence(library, idents, opts)
-        for s in range(obs.shape[0]):
-            labels = [p.label for j, p in enumerate(library) if present[s, j]]
-            if sorted(labels) != sorted(idents[s].present):
-                refined[s] = _refine_present(ctx, library, idents[s], labels, s, obs, sigma,
-                                             refined[:s])
-        _backward_pass(ctx, library, peak_lists, obs, sigma, idents, refined)
-        added = parent_pass({**ctx, "obs": obs, "sigma": sigma}, library, refined, opts)
-        if added:
-            logger.info("parent phase found beside its distorted variant in scans %s", added)
-    result = build_result(stack, library, idents, refined, score, peak_lists,
+        propose, initial = _proposer(ctx, library, peak_lists)
+        driver = StackIdentifier(library, _fit_scan(ctx, obs, sigma), propose, initial,
+                                 ctx["tt"], obs, sigma, ctx["fwhm"], cfg, survey_set,
+                                 wavelengths=(ctx["wl"], ctx["wl2"]))
+        states = driver.run(lambda i, m: _report(progress, i, m))
+    refined = [(st.phases, st.result) for st in states]
+    idents = [ScanIdentification({}, [p.label for p in st.phases]) for st in states]
+    evidence = _evidence_arrays(states, library)
+    result = build_result(stack, library, idents, refined, evidence.pop("score"), peak_lists,
                           wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"], tol_deg=ctx["tol"],
-                          fwhm_deg=ctx["fwhm"], options=opts)
+                          fwhm_deg=ctx["fwhm"], options={**opts, "identify": cfg})
+    result["presence_f"] = ((SCAN, "phase"), evidence["presence_f"], {
+        "long_name": "Hamilton F of the last presence test (serial-correlation corrected)"})
+    result["presence_log10_p"] = ((SCAN, "phase"), evidence["presence_log10_p"], {
+        "long_name": "log10 p-value of the last presence test; present when < log10(alpha)",
+        "alpha": cfg.alpha})
+    result["presence_test"] = ((SCAN, "phase"), evidence["presence_test"], {
+        "flag_values": np.array(list(PRESENCE_TESTS.values()), np.int8),
+        "flag_meanings": " ".join(PRESENCE_TESTS), "long_name": "kind of the last presence test"})
     result.attrs["kalpha2_detected"] = ctx["kalpha2_detected"]
     result.attrs["wavelength2_used_A"] = ctx["wl2"]
     result.attrs["kalpha2_ratio_used"] = ctx["ratio"] if np.isfinite(ctx["wl2"]) else 0.0
+    result.attrs["identify_alpha"] = cfg.alpha
     return result

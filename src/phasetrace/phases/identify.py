@@ -13,10 +13,9 @@ Method (per scan, then over the stack)
    with at least two new peaks, three for lower symmetry) and score ≥ ``min_score``.  A subset phase
    (O1 under O2, P2 under an undistorted P'2) therefore adds nothing and is rejected;
    a distorted variant is only considered when its distortion exceeds ``min_distortion``.
-3. *Stack prior.*  A phase present in the previous scan stays with a lower completeness
-   (hysteresis, ``forced``); gaps (≤ ``max_fill`` scans) in a phase seen on both sides are
-   filled when the phase still scores ≥ ``prior_score`` there; isolated detections
-   (≤ ``max_gap`` scans) scoring below ``strong_score`` are dropped.
+These scores only *propose*: whether a phase is in a scan is decided by the whole-pattern
+refinement (:mod:`.stack`, F-tests of :mod:`.presence`); the greedy acceptance above gives the
+first model of a stack (and of the Kα2 test) and is then tested like any other.
 
 Peaks left unexplained are reported, not forced onto a phase.
 """
@@ -33,8 +32,7 @@ from .cell import cell_from_free, d_spacing, metric_from_free
 from .peaksearch import PeakList
 from .reference import ReferencePhase
 
-__all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "apply_stack_prior",
-           "match_peaks"]
+__all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "match_peaks"]
 
 logger = logging.getLogger(__name__)
 
@@ -398,47 +396,3 @@ def _prune_redundant(result: ScanIdentification, u: np.ndarray, total: float,
             return
         result.present.remove(worst)
         result.gain.pop(worst, None)
-
-
-def apply_stack_prior(present: np.ndarray, score: np.ndarray, *, max_gap: int = 2,
-                      max_fill: int = 6, prior_score: float = 0.4,
-                      strong_score: float = 0.8) -> np.ndarray:
-    """Fill short gaps and drop short isolated detections of one phase over the stack.
-
-    Parameters
-    ----------
-    present : ndarray of bool, shape (S,)
-    score : ndarray, shape (S,)
-        Completeness score of the phase's best cell in each scan.
-    max_gap : int
-        Longest run (scans) of an isolated detection that may be dropped.
-    max_fill : int
-        Longest gap (scans) that may be filled.
-    prior_score, strong_score : float
-        Score needed to fill a gap / to keep an isolated detection.
-
-    Returns
-    -------
-    ndarray of bool, shape (S,)
-    """
-    out = present.copy()
-    runs = _runs(out)
-    for value, start, stop in runs:
-        inner = start > 0 and stop < out.size
-        length = stop - start
-        if not value and inner and length <= max_fill and np.all(score[start:stop] >= prior_score):
-            out[start:stop] = True
-        elif (value and length <= max_gap and out.size > 2 * max_gap + 1
-              and np.max(score[start:stop]) < strong_score):
-            out[start:stop] = False
-    return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
-    """Runs of equal values: (value, start, stop)."""
-    if mask.size == 0:
-        return []
-    edges = np.flatnonzero(np.diff(mask.astype(int))) + 1
-    starts = np.concatenate([[0], edges])
-    stops = np.concatenate([edges, [mask.size]])
-    return [(bool(mask[a]), int(a), int(b)) for a, b in zip(starts, stops)]

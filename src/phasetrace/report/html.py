@@ -271,7 +271,31 @@ def _data_section(results: xr.Dataset) -> str:
             text += (f"<p>Fit quality: median R<sub>wp</sub> {np.nanmedian(rwp):.1f} % "
                      f"(calculated pattern including the background); worst scan {number} "
                      f"at {rwp[worst]:.1f} %.</p>")
-    return text
+    return text + _presence_table(results)
+
+
+def _presence_table(results: xr.Dataset) -> str:
+    """Per phase: scans present and the weakest evidence among them (log10 p of the last
+    presence test, phasetrace.phases.presence; present when below log10 α)."""
+    if "presence_log10_p" not in results or "present" not in results:
+        return ""
+    present = np.asarray(results["present"].values, bool)
+    logp = np.asarray(results["presence_log10_p"].values, float)
+    alpha = results["presence_log10_p"].attrs.get("alpha", results.attrs.get("identify_alpha"))
+    rows = []
+    for j, label in enumerate(results["phase"].values):
+        on = present[:, j]
+        if not on.any():
+            continue
+        weakest = np.nanmax(np.where(on, logp[:, j], np.nan)) if np.isfinite(logp[on, j]).any() else math.nan
+        rows.append(f"<tr><td>{_e(label)}</td><td>{int(on.sum())}</td>"
+                    f"<td>{_fmt(weakest, 1)}</td></tr>")
+    if not rows:
+        return ""
+    head = (f"<p>Phase presence: F-test on nested whole-pattern refinements, α = {_e(alpha)} "
+            "(log10 p of the weakest scan; a phase is present where log10 p &lt; log10 α).</p>")
+    return (head + "<table><tr><th>phase</th><th>scans present</th><th>weakest log10 p</th>"
+            "</tr>" + "".join(rows) + "</table>")
 
 
 def _figure_bytes(fig: Any, fmt: str, dpi: int) -> bytes:

@@ -1,0 +1,186 @@
+"""Statistics of phase presence: nested whole-pattern refinements compared by an F-test.
+
+A phase (or the extra cell parameters of a distorted variant) is a set of k parameters added
+to a refined model.  With χ²₀ the weighted residual sum of the model without them and χ²₁
+that of the model with them (N points, P parameters in the larger model, ν = N − P), the
+ratio test of Hamilton (1965, *Acta Cryst.* 18, 502) — the crystallographer's standard for
+"is this extra parameter set significant" — is
+
+    F = [(χ²₀ − χ²₁) / k] / [χ²₁ / ν],
+
+F-distributed with (k, ν) degrees of freedom under the null hypothesis that the k parameters
+are not needed.  The denominator is the larger model's reduced χ², so a systematic misfit
+that inflates χ²_ν also raises the bar.
+
+Powder residuals are serially correlated (a misfit peak leaves a run of residuals of one
+sign), which makes χ² differences look more significant than they are.  Following
+Bérar & Lelann (1991, *J. Appl. Cryst.* 24, 1) the residuals are treated as an AR(1)
+series: the Durbin–Watson statistic d = Σ(r_i − r_{i−1})² / Σr_i² of the normalised
+residuals r = (y − calc)/σ gives ρ = 1 − d/2, and the number of independent points is
+N_eff = N (1 − ρ)/(1 + ρ) (the factor by which Bérar–Lelann inflate esds², inverted).
+A misfit ripple is correlated over a whole peak width, longer than AR(1) describes, so the
+stack analysis uses the integrated autocorrelation time over two FWHM
+(:func:`correlation_factor` with ``max_lag``), which is the same factor for an AR(1)
+series, estimated on the points under the phases' peaks.  The
+F statistic is multiplied by c = N_eff/N and referred to F(k, c·ν): the ripples a misfit
+major phase leaves behind count as far fewer independent points than there are steps.
+
+Decisions are taken at a stated significance level α (:class:`phasetrace.config.IdentifyConfig`):
+a phase in the model is kept when removing it gives p < α; a candidate is added when adding
+it gives p < α.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .peaksearch import PeakList, find_peaks
+
+__all__ = ["Evidence", "correlation_factor", "f_test", "residual_peaks", "residual_snr_limit",
+           "wald_log10_p"]
+
+_LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Outcome of one presence test of one phase in one scan.
+
+    Attributes
+    ----------
+    test : str
+        ``"remove"`` (the phase was in the model; the model without it was refined),
+        ``"add"`` (candidate added to the model), ``"wald"`` (in the model; linearised test
+        on its scale factor, see :func:`wald_log10_p`) or ``"symmetry"`` (distorted variant
+        against its parent: the extra cell parameters).
+    f : float
+        Hamilton F statistic after the serial-correlation factor.
+    log10_p : float
+        log10 of the p-value (upper tail of F(k, c·ν)).
+    k : int
+        Parameters the phase adds.
+    accepted : bool
+        True when the phase is in the model after the test.
+    """
+
+    test: str
+    f: float
+    log10_p: float
+    k: int
+    accepted: bool
+
+
+def correlation_factor(resid: np.ndarray, max_lag: int = 1) -> float:
+    """c = N_eff / N of serially correlated residuals, 1/τ with τ the integrated
+    autocorrelation time.
+
+    ``resid`` are normalised residuals (y − calc)/σ in 2θ order; non-finite values are
+    ignored.  With ``max_lag`` = 1 this is the AR(1) factor of Bérar & Lelann,
+    (1 − ρ)/(1 + ρ) with ρ = 1 − d/2 from the Durbin–Watson d.  With a longer window the
+    autocorrelations ρ_k (k = 1 … ``max_lag``) give τ = 1 + 2 Σ ρ_k (summed while
+    positive, the initial-positive-sequence estimator of Geyer 1992), which counts the
+    correlation a misfit ripple carries over a whole peak width and reduces to the AR(1)
+    factor for an AR(1) series.  c is kept in [1/(2·max_lag + 1), 1].
+
+    Examples
+    --------
+    >>> round(correlation_factor(np.random.default_rng(0).normal(size=20000)), 2)
+    1.0
+    """
+    r = np.asarray(resid, float)
+    r = r[np.isfinite(r)]
+    if r.size < 3:
+        return 1.0
+    den = float(r @ r)
+    if den <= 0:
+        return 1.0
+    if max_lag <= 1:
+        d = float(np.sum(np.diff(r) ** 2)) / den
+        rho = min(max(1.0 - 0.5 * d, 0.0), 0.999)
+        return (1.0 - rho) / (1.0 + rho)
+    tau = 1.0
+    for k in range(1, min(max_lag, r.size - 1) + 1):
+        rho_k = float(r[:-k] @ r[k:]) / den
+        if rho_k <= 0:
+            break
+        tau += 2.0 * rho_k
+    return float(min(max(1.0 / tau, 1.0 / (2 * max_lag + 1)), 1.0))
+
+
+def f_test(chi2_without: float, chi2_with: float, k: int, n_points: int, n_params: int,
+           corr: float = 1.0) -> tuple[float, float]:
+    """Hamilton's F for k added parameters, with the correlation factor ``corr``.
+
+    Parameters
+    ----------
+    chi2_without, chi2_with : float
+        Weighted residual sums of the smaller and the larger model.
+    k : int
+        Parameters the larger model adds (≥ 1).
+    n_points, n_params : int
+        Points and refined parameters of the larger model.
+    corr : float
+        c = N_eff/N of the larger model's residuals (:func:`correlation_factor`).
+
+    Returns
+    -------
+    (F, log10 p)
+        A smaller model that fits better than the larger (a refinement that did not reach
+        its minimum) gives F = 0, log10 p = 0.
+
+    Examples
+    --------
+    >>> f, lp = f_test(1100.0, 1000.0, 1, 1001, 1)   # Δχ² = 100 with χ²_ν = 1
+    >>> round(f, 1), round(10 ** lp, 9) < 1e-6
+    (100.0, True)
+    """
+    k = max(int(k), 1)
+    nu = max(n_points - n_params, 1)
+    if not (np.isfinite(chi2_without) and np.isfinite(chi2_with)) or chi2_with <= 0:
+        return math.nan, 0.0
+    f = max((chi2_without - chi2_with) / k, 0.0) / (chi2_with / nu) * corr
+    nu_eff = max(corr * nu, 1.0)
+    return float(f), float(stats.f.logsf(f, k, nu_eff) / _LN10)
+
+
+def wald_log10_p(scale: float, esd_scale: float, corr: float, n_points: int,
+                 n_params: int) -> float:
+    """log10 p of the linearised (Wald) test of a scale factor against 0.
+
+    t² = (S/σ_S)² is the k = 1 Hamilton statistic of the scale to first order (σ_S from the
+    covariance scaled by χ²_ν); with the correlation factor it is referred to F(1, c·ν).
+    Used only to skip the removal refit of a phase far beyond the decision level.
+    """
+    if not (np.isfinite(scale) and np.isfinite(esd_scale)) or esd_scale <= 0:
+        return 0.0
+    t2 = (scale / esd_scale) ** 2 * corr
+    return float(stats.f.logsf(t2, 1, max(corr * max(n_points - n_params, 1), 1.0)) / _LN10)
+
+
+def residual_snr_limit(two_theta: np.ndarray, fwhm_deg: float, alpha: float) -> float:
+    """Height (in σ of the smoothed residual) above which a residual peak is significant.
+
+    The residual is searched over M = (2θ range)/FWHM independent resolution elements; a
+    one-sided Gaussian threshold with a Bonferroni correction, k = Φ⁻¹(1 − α/M), keeps the
+    chance of one false residual peak per scan below α.
+    """
+    m = max((float(two_theta[-1]) - float(two_theta[0])) / max(fwhm_deg, 1e-6), 1.0)
+    return float(stats.norm.isf(alpha / m))
+
+
+def residual_peaks(two_theta: np.ndarray, resid: np.ndarray, sigma: np.ndarray, *,
+                   fwhm_deg: float, redchi: float, snr_limit: float) -> PeakList:
+    """Positive peaks of the residual y − calc higher than ``snr_limit`` noise units.
+
+    The noise is σ·√χ²_ν of the fit (the scatter the model leaves, so a uniformly imperfect
+    fit of the present phases does not count) smoothed as in
+    :func:`phasetrace.phases.peaksearch.find_peaks`.
+    """
+    scale = math.sqrt(redchi) if np.isfinite(redchi) and redchi > 1 else 1.0
+    return find_peaks(two_theta, np.asarray(resid, float)[None, :],
+                      np.asarray(sigma, float)[None, :] * scale, fwhm_deg=fwhm_deg,
+                      min_snr=snr_limit)[0]
