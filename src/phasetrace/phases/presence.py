@@ -26,8 +26,13 @@ F statistic is multiplied by c = N_eff/N and referred to F(k, c·ν): the ripple
 major phase leaves behind count as far fewer independent points than there are steps.
 
 Decisions are taken at a stated significance level α (:class:`phasetrace.config.IdentifyConfig`):
-a phase in the model is kept when removing it gives p < α; a candidate is added when adding
-it gives p < α.
+a phase in the model is kept when removing it gives p < α.  A candidate proposed by the cell
+search is a different null hypothesis: the test is the best of m candidates, each with its
+cell *searched* over its lattice range, so its p-value is the minimum over many trials (the
+look-elsewhere effect; Gross & Vitells 2010, *Eur. Phys. J. C* 70, 525).  It is added when
+its p < α / (m · T), a Bonferroni bound with T = :func:`search_trials`, the number of
+resolution elements its lines sweep while its cell scans the range.  A phase carried from
+a neighbouring scan (its cell known) is tested at α.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from scipy import stats
 from .peaksearch import PeakList, find_peaks
 
 __all__ = ["Evidence", "correlation_factor", "f_test", "residual_peaks", "residual_snr_limit",
-           "wald_log10_p"]
+           "search_trials", "wald_log10_p"]
 
 _LN10 = math.log(10.0)
 
@@ -159,6 +164,25 @@ def wald_log10_p(scale: float, esd_scale: float, corr: float, n_points: int,
         return 0.0
     t2 = (scale / esd_scale) ** 2 * corr
     return float(stats.f.logsf(t2, 1, max(corr * max(n_points - n_params, 1), 1.0)) / _LN10)
+
+
+def search_trials(bounds_rel: float, two_theta_max_deg: float, fwhm_deg: float) -> float:
+    """Independent trials T of a cell search: resolution elements a line sweeps.
+
+    A length scanned over a relative range ln(hi/lo) moves a reflection at Bragg angle θ by
+    Δ(2θ) = 2 tan θ · ln(hi/lo) radians; the reflection at the highest angle measured moves
+    most, and positions closer than one FWHM are not independent, so
+    T = max(1, Δ(2θ)/FWHM).  Only the widest length range counts (a one-dimensional bound:
+    the phase's other lines follow the cell, they are not searched independently).
+
+    Examples
+    --------
+    >>> round(search_trials(math.log(1.03 / 0.97), 60.0, 0.1), 1)   # ±3 % at 2θ = 60°
+    39.7
+    """
+    theta = math.radians(min(max(two_theta_max_deg, 1e-3), 179.0) / 2.0)
+    sweep = math.degrees(2.0 * math.tan(theta) * max(bounds_rel, 0.0))
+    return max(sweep / max(fwhm_deg, 1e-6), 1.0)
 
 
 def residual_snr_limit(two_theta: np.ndarray, fwhm_deg: float, alpha: float) -> float:

@@ -37,7 +37,7 @@ from ..refine import RefineResult, RefineStatus, warm_start
 from .cell import cell_from_free
 from .identify import CellMatch
 from .presence import (Evidence, correlation_factor, f_test, residual_peaks, residual_snr_limit,
-                       wald_log10_p)
+                       search_trials, wald_log10_p)
 from .reference import ReferencePhase
 
 __all__ = ["ScanState", "StackIdentifier"]
@@ -183,6 +183,13 @@ class StackIdentifier:
                          self._corr(s, big))
         return (f, lp, k) if lp >= lpd else (fd, lpd, k)
 
+    def _search_log_alpha(self, phase: ReferencePhase, m: int) -> float:
+        """log10 of the add level of a searched candidate, α / (m · T) (:mod:`.presence`)."""
+        rel = [math.log(hi / lo) for name, (lo, hi) in zip(phase.free_names, phase.free_bounds)
+               if name in "abc" and lo > 0 and hi > lo]
+        trials = search_trials(max(rel, default=0.0), float(np.nanmax(self.tt)), self.fwhm)
+        return self.log_alpha - math.log10(max(m, 1) * trials)
+
     def _has_residual(self, s: int, res: RefineResult) -> bool:
         peaks = residual_peaks(self.tt, self.obs[s] - res.calc, self.sigma[s],
                                fwhm_deg=self.fwhm, redchi=res.redchi, snr_limit=self.snr_limit)
@@ -199,20 +206,22 @@ class StackIdentifier:
     # ------------------------------------------------------------------ tests
     def _add_round(self, s, phases, res, matches, evidence):
         """Add-test the best candidates; return (phases, result) with the most significant
-        one added, or None when none reaches p < α."""
+        one added, or None when none reaches its level α / (m · T) (searched cells)."""
         have = {p.label for p in phases}
         cands = [p for p in self.library if p.label not in have
                  and matches[p.label].score >= self.cfg.propose_score]
         cands.sort(key=lambda p: -matches[p.label].score)
         best = None
-        for cand in cands[:self.cfg.max_candidates]:
+        cands = cands[:self.cfg.max_candidates]
+        for cand in cands:
             trial = self._refit(s, phases + [cand], list(res.free) + [matches[cand.label].free],
                                 warm_start(res))
             if trial is None:
                 continue
             f, lp, k = self._phase_test(s, res, trial, phases + [cand], len(phases))
             evidence[cand.label] = Evidence("add", f, lp, k, False)
-            if lp < self.log_alpha and (best is None or lp < best[0]):
+            if (lp < self._search_log_alpha(cand, len(cands))
+                    and (best is None or lp < best[0])):
                 best = (lp, cand, trial, f, k)
         if best is None:
             return None
@@ -263,7 +272,7 @@ class StackIdentifier:
                 if big is None:
                     continue
                 f, lp, k = self._compare(s, res, big)
-                if lp < self.log_alpha:
+                if lp < self._search_log_alpha(variant, 1):
                     evidence[variant.label] = Evidence("symmetry", f, lp, k, True)
                     phases, res = new, big
                     break
