@@ -54,3 +54,16 @@ def test_analysis_blocks_are_toml_settable_and_validated(tmp_path):
     path.write_text("[analysis]\nblock_scans = 0\n")
     with pytest.raises(ConfigError, match="analysis.block_scans = 0"):
         Config.from_toml(path)
+
+
+def test_refinement_options_are_toml_settable_and_validated(tmp_path):
+    from phasetrace.config import RefineConfig
+
+    path = tmp_path / "r.toml"
+    path.write_text('[refine]\ngeometry = "transmission"\npawley_phases = ["OP4"]\n')
+    cfg = Config.from_toml(path)
+    assert cfg.refine == RefineConfig(geometry="transmission", pawley_phases=("OP4",))
+    assert Config.from_dict(cfg.to_dict()) == cfg  # recorded in provenance, round-trips
+    path.write_text('[refine]\ngeometry = "sideways"\n')
+    with pytest.raises(ConfigError, match="r.toml: refine.geometry = 'sideways'"):
+        Config.from_toml(path)

@@ -246,7 +246,8 @@ def analyse_block(part: xr.Dataset, plan: Plan, keep: tuple[int, int], offset: i
     survey = [g - offset for g in _survey_indices(plan.n_scans, config.analysis.survey_scans)
               if offset <= g < offset + n_part]
     phases = analyse_phases(stack, library=list(plan.library), background=background.values,
-                            detect_kalpha2=False, identify=config.identify, survey=survey,
+                            detect_kalpha2=False, identify=config.identify,
+                            refine=config.refine, survey=survey,
                             **zero_options)
     kept = slice(keep[0] - offset, keep[1] - offset)
     table = phases.drop_vars([v for v in phases.data_vars if TWO_THETA in phases[v].dims])

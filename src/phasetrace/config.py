@@ -21,7 +21,7 @@ from typing import Any, Literal
 from .errors import ConfigError
 
 __all__ = ["BackgroundConfig", "PeakFitConfig", "PhaseConfig", "TransitionConfig",
-           "OutputConfig", "AnalysisConfig", "IdentifyConfig", "Config"]
+           "OutputConfig", "AnalysisConfig", "IdentifyConfig", "RefineConfig", "Config"]
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -242,6 +242,68 @@ class IdentifyConfig:
 
 
 @dataclass(frozen=True)
+class RefineConfig:
+    """Per-scan whole-pattern refinement (:mod:`phasetrace.refine`, ``[refine]``).
+
+    Attributes
+    ----------
+    intensities : str
+        ``"rietveld"``: each phase's intensities are a scale factor times |F|² of its
+        reference structure (atoms fixed, March–Dollase orientation for layered phases);
+        ``"pawley"``: free intensities (no trustworthy structure) for every phase.
+    pawley_phases : tuple of str
+        Phases refined with free intensities while the others use their structures.
+    geometry : str
+        ``"reflection"`` (zero shift and sample displacement D·cos θ), ``"transmission"``
+        (zero shift only) or ``"auto"``: reflection for laboratory lines of λ ≥ 1 Å (Cr, Fe,
+        Co, Cu), transmission for Mo, Ag and synchrotron beams — set by the absorption
+        length of an electrode (:func:`phasetrace.refine.model.resolve_geometry`).
+    n_background : int
+        Refinable Chebyshev terms on top of the estimated background.
+    max_zero_deg, max_displacement_deg : float
+        Bounds (±, degrees) of the zero shift and of D in D·cos θ in the first scans.
+    zero_settle_scans : int
+        Converged scans after which zero and displacement are held near the median of the
+        last ``zero_settle_scans`` (the instrument and the specimen height do not jump).
+    zero_drift_deg : float
+        Allowed departure from that median, degrees.
+    collapse_sigma : float
+        A pseudo-tetragonal orthorhombic cell whose b − c is within this many esds is
+        refined and reported with b = c (≈ an F-test at 95 % for one constraint).
+    min_snr : float
+        Peak-detection threshold (noise units) of the cell search.
+    unindexed_snr : float
+        Peaks no phase explains are reported from this SNR up.
+    """
+
+    intensities: str = "rietveld"
+    pawley_phases: tuple[str, ...] = ()
+    geometry: str = "auto"
+    n_background: int = 3
+    max_zero_deg: float = 0.5
+    max_displacement_deg: float = 1.0
+    zero_settle_scans: int = 5
+    zero_drift_deg: float = 0.02
+    collapse_sigma: float = 2.0
+    min_snr: float = 4.0
+    unindexed_snr: float = 8.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pawley_phases", tuple(self.pawley_phases))
+        if self.intensities not in ("rietveld", "pawley"):
+            raise ConfigError(f"refine.intensities = {self.intensities!r}: expected 'rietveld' "
+                              "or 'pawley'")
+        if self.geometry not in ("auto", "reflection", "transmission"):
+            raise ConfigError(f"refine.geometry = {self.geometry!r}: expected 'auto', "
+                              "'reflection' or 'transmission'")
+        if (self.n_background < 0 or self.zero_settle_scans < 1 or self.max_zero_deg < 0
+                or self.max_displacement_deg < 0 or self.zero_drift_deg < 0
+                or self.collapse_sigma <= 0 or self.min_snr <= 0 or self.unindexed_snr <= 0):
+            raise ConfigError("refine: n_background >= 0, zero_settle_scans >= 1, bounds >= 0, "
+                              "collapse_sigma, min_snr and unindexed_snr > 0 expected")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole run configuration."""
 
@@ -252,6 +314,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     identify: IdentifyConfig = field(default_factory=IdentifyConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -261,7 +324,7 @@ class Config:
         section_types = {"background": BackgroundConfig, "peaks": PeakFitConfig,
                          "phases": PhaseConfig, "transitions": TransitionConfig,
                          "output": OutputConfig, "analysis": AnalysisConfig,
-                         "identify": IdentifyConfig}
+                         "identify": IdentifyConfig, "refine": RefineConfig}
         for key, value in data.items():
             if key not in sections:
                 raise ConfigError(f"unknown config section [{key}]; expected one of {', '.join(sections)}")

@@ -11,16 +11,18 @@ factors of the reference structures (:mod:`phasetrace.refine`); cell components 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from ..config import IdentifyConfig
+from ..config import IdentifyConfig, RefineConfig
 from ..errors import ConfigError, FitError
 from ..phases.identify import ScanIdentification, identify_scan, search_cell
 from ..phases.stack import StackIdentifier
@@ -32,33 +34,52 @@ from ..refine import PhaseSolution, RefineOptions, RefineResult, refine_pattern,
 from .output import build_result
 from .symmetry import insignificant_split, pseudo_tetragonal_pair, tie_name
 
-__all__ = ["analyse_phases", "DEFAULT_OPTIONS", "survey_indices"]
+__all__ = ["analyse_phases", "survey_indices"]
 
 logger = logging.getLogger(__name__)
 
-#: instrument and refinement options of :func:`analyse_phases` and their defaults (the
-#: presence tests' options are :class:`phasetrace.config.IdentifyConfig`).
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "min_snr": 4.0,          # peak detection threshold (noise units) of the cell search
-    "unindexed_snr": 8.0,    # unindexed peaks are reported from this SNR up
-    "max_zero_deg": 0.5,     # bound of the zero shift in the first scans, degrees
-    "max_displacement_deg": 1.0,  # bound of the displacement term D cos θ, degrees
-    "zero_settle_scans": 5,  # scans after which zero/displacement are held near their median
-    "zero_drift_deg": 0.02,  # allowed departure from that median, degrees
-    "keep_calc": True,       # store the calculated pattern (model + background)
-    "intensities": "rietveld",  # "rietveld" (scale × reference |F|²) or "pawley" (free)
-    "pawley_phases": (),     # phases refined with free intensities (no trustworthy structure)
-    "geometry": "auto",      # "reflection" (zero + displacement), "transmission" (zero), "auto"
-    "n_background": 3,       # refinable Chebyshev terms on top of the estimated background
-    "collapse_sigma": 2.0,   # pseudo-tetragonal orthorhombic: b−c within this many esds →
-                             # refined and reported with b = c (≈ F-test at 95 %, one constraint)
-    "detect_kalpha2": True,  # test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given)
-}
+#: options of :func:`analyse_phases` besides the :class:`~phasetrace.config.RefineConfig` fields.
+CALL_OPTIONS = ("keep_calc", "detect_kalpha2")
 
 
 def survey_indices(n_scans: int, k: int) -> list[int]:
     """``k`` evenly spaced scan indices of ``n_scans`` (the survey scans of the plan)."""
     return sorted({int(round(v)) for v in np.linspace(0, n_scans - 1, min(n_scans, k))})
+
+
+@dataclass
+class _Stack:
+    """Arrays and stack-wide decisions of one :func:`analyse_phases` call."""
+
+    tt: np.ndarray
+    obs: np.ndarray
+    sigma: np.ndarray
+    bg: np.ndarray
+    wl: float
+    wl2: float
+    ratio: float
+    fwhm: float
+    tol: float
+    refine: RefineConfig
+    max_iter: int
+    kalpha2_detected: str = "not tested"
+    coarse_cache: dict = field(default_factory=dict)
+
+    @property
+    def tt_range(self) -> tuple[float, float]:
+        return float(self.tt[0]), float(self.tt[-1])
+
+
+@dataclass(frozen=True)
+class _ScanFit:
+    """One scan's refinement setting: zero and displacement windows (start, bound), the
+    warm start and the axes tied in the previous scan."""
+
+    s: int
+    zero: tuple[float, float]
+    displacement: tuple[float, float]
+    warm: dict = field(default_factory=dict)
+    prev_ties: dict = field(default_factory=dict)
 
 
 def _net_pattern(stack: xr.Dataset, background: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -97,47 +118,43 @@ def _report(progress: bool | Callable[[int, int], None], i: int, n: int) -> None
         logger.info("phase analysis: scan %d of %d", i + 1, n)
 
 
-def _refine_options(ctx, zero0, zero_bound, disp0, disp_bound) -> RefineOptions:
-    o = ctx["opts"]
-    return RefineOptions(intensities=o["intensities"], pawley_labels=tuple(o["pawley_phases"]),
-                         geometry=o["geometry"], n_background=o["n_background"], zero0=zero0,
-                         max_zero_deg=zero_bound, displacement0=disp0,
-                         max_displacement_deg=disp_bound, max_iter=ctx["max_iter"])
-
-
-def _pawley(ctx, phases, starts, zero0, zero_bound, free_bounds=None, ties=None, warm=None):
-    """Whole-pattern refinement of the current scan (``ctx["obs_s"]`` …), warm-started from
-    the last refined scan (profile, scales, zero/displacement, background terms)."""
-    disp0, disp_bound = ctx.get("disp_window", (0.0, ctx["opts"]["max_displacement_deg"]))
-    return refine_pattern(ctx["tt"], ctx["obs_s"], ctx["sig_s"], ctx["bg_s"], phases, starts,
-                          wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"],
-                          kalpha2_ratio=ctx["ratio"], fwhm_deg=ctx["fwhm"],
-                          options=_refine_options(ctx, zero0, zero_bound, disp0, disp_bound),
+def _pawley(run: _Stack, sf: _ScanFit, phases, starts, free_bounds=None, ties=None, warm=None):
+    """Whole-pattern refinement of scan ``sf.s``, warm-started from the last refined scan
+    (profile, scales, zero/displacement, background terms)."""
+    rc = run.refine
+    options = RefineOptions(intensities=rc.intensities, pawley_labels=tuple(rc.pawley_phases),
+                            geometry=rc.geometry, n_background=rc.n_background,
+                            zero0=sf.zero[0], max_zero_deg=sf.zero[1],
+                            displacement0=sf.displacement[0],
+                            max_displacement_deg=sf.displacement[1], max_iter=run.max_iter)
+    s = sf.s
+    return refine_pattern(run.tt, run.obs[s], run.sigma[s], run.bg[s], phases, starts,
+                          wavelength_A=run.wl, wavelength2_A=run.wl2,
+                          kalpha2_ratio=run.ratio, fwhm_deg=run.fwhm, options=options,
                           free_bounds=free_bounds, ties=ties,
-                          warm=warm if warm is not None else ctx.get("warm"))
+                          warm=warm if warm is not None else sf.warm)
 
 
-def _continue_tie(ctx, phases, starts, zero0, zero_bound) -> RefineResult:
+def _continue_tie(run, sf, phases, starts) -> RefineResult:
     """A phase refined with two axes tied in the previous scan is refined tied first, then
     free from that solution (a nearly degenerate start converges slowly when other
     parameters must move too); :func:`_collapse` then decides between the two."""
-    ties = [ctx.get("prev_ties", {}).get(p.label, "") for p in phases]
+    ties = [sf.prev_ties.get(p.label, "") for p in phases]
     if not any(ties):
-        return _pawley(ctx, phases, starts, zero0, zero_bound)
-    tied = _pawley(ctx, phases, starts, zero0, zero_bound, ties=ties)
+        return _pawley(run, sf, phases, starts)
+    tied = _pawley(run, sf, phases, starts, ties=ties)
     if not tied.converged:
-        return _pawley(ctx, phases, starts, zero0, zero_bound)
-    free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
-                   warm=warm_start(tied))
+        return _pawley(run, sf, phases, starts)
+    free = _pawley(run, sf, phases, [s.free for s in tied.phases], warm=warm_start(tied))
     return free if free.converged else tied
 
 
-def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
+def _collapse(run, sf, phases, res) -> RefineResult:
     """Refine again with a pseudo-tetragonal pair tied when its split is not significant
     (:mod:`.symmetry`); the tied fit is kept when it converges.  A free fit that did not
     converge near b = c (a flat valley along b − c) is redone tied, then free from the tied
     solution, and the significance test chooses."""
-    n_sigma = ctx["opts"]["collapse_sigma"]
+    n_sigma = run.refine.collapse_sigma
 
     def split_ties(fit):
         return [insignificant_split(p, s.free, s.cov_free, n_sigma) if not s.tie else s.tie
@@ -148,34 +165,34 @@ def _collapse(ctx, phases, res, zero0, zero_bound) -> RefineResult:
             ties = split_ties(res)
             if not any(t and not s.tie for t, s in zip(ties, res.phases)):
                 return res
-            tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound,
-                           ties=ties)
+            tied = _pawley(run, sf, phases, [s.free for s in res.phases], ties=ties)
             return tied if tied.converged else res
         pairs = [pseudo_tetragonal_pair(p) for p in phases]
         if not any(pairs):
             return res
         ties = [tie_name(pr) if pr else "" for pr in pairs]
-        tied = _pawley(ctx, phases, [s.free for s in res.phases], zero0, zero_bound, ties=ties)
+        tied = _pawley(run, sf, phases, [s.free for s in res.phases], ties=ties)
         if not tied.converged:
             return res
-        free = _pawley(ctx, phases, [s.free for s in tied.phases], zero0, zero_bound,
-                       warm=warm_start(tied))
+        free = _pawley(run, sf, phases, [s.free for s in tied.phases], warm=warm_start(tied))
         return free if free.converged and not any(split_ties(free)) else tied
     except FitError:
         return res
 
 
-def _zero_window(before, opts, name="zero", bound_key="max_zero_deg") -> tuple[float, float]:
+def _zero_window(before, rc: RefineConfig, name="zero") -> tuple[float, float]:
     """Start and bound of the zero shift (or displacement): free at first, then near the
     running median of converged earlier scans (the instrument and the cell do not jump)."""
-    zeros = [getattr(res, name) for res in before if res is not None and res.converged]
-    if len(zeros) < opts["zero_settle_scans"]:
-        return 0.0, opts[bound_key]
-    return float(np.median(zeros[-opts["zero_settle_scans"]:])), opts["zero_drift_deg"]
+    bound = rc.max_zero_deg if name == "zero" else rc.max_displacement_deg
+    values = [getattr(res, name) for res in before if res is not None and res.converged]
+    if len(values) < rc.zero_settle_scans:
+        return 0.0, bound
+    return float(np.median(values[-rc.zero_settle_scans:])), rc.zero_drift_deg
 
 
-def _select_scan(ctx, s, obs, sigma) -> None:
-    ctx.update(obs_s=obs[s], sig_s=sigma[s], bg_s=ctx["bg"][s])
+def _first_fit(run: _Stack, s: int) -> _ScanFit:
+    """Setting of a scan refined without history (free zero and displacement)."""
+    return _ScanFit(s, (0.0, run.refine.max_zero_deg), (0.0, run.refine.max_displacement_deg))
 
 
 def _doublet_candidate(wl: float) -> tuple[float, float] | None:
@@ -186,7 +203,7 @@ def _doublet_candidate(wl: float) -> tuple[float, float] | None:
     return None
 
 
-def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
+def _detect_kalpha2(run: _Stack, library, peak_lists) -> None:
     """Decide from the data whether an unannounced Kα2 line is present.
 
     Only for a primary wavelength equal to a characteristic Kα1 and no second wavelength
@@ -195,25 +212,23 @@ def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
     median over those scans (one scan with a poor phase identification cannot decide alone).
     The decision is logged and recorded in the result attributes (``kalpha2_detected``).
     """
-    cand = _doublet_candidate(ctx["wl"])
-    ctx["kalpha2_detected"] = "not tested"
-    if cand is None or np.isfinite(ctx["wl2"]):
+    cand = _doublet_candidate(run.wl)
+    run.kalpha2_detected = "not tested"
+    if cand is None or np.isfinite(run.wl2):
         return
     n = len(peak_lists)
     bright = int(np.argmax([np.sum(p.height) for p in peak_lists]))
+    doublet = dataclasses.replace(run, wl2=cand[0], ratio=cand[1])
     ratios, pairs = [], []
     for s in sorted({0, n // 2, n - 1, bright}):
-        ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
-                              tol_deg=ctx["tol"])
+        ident = identify_scan(library, peak_lists[s], run.wl, run.tt_range, tol_deg=run.tol)
         phases = [p for p in library if p.label in ident.present]
         if not phases:
             continue
         starts = [ident.matches[p.label].free for p in phases]
-        _select_scan(ctx, s, obs, sigma)
         try:
-            single = _pawley(ctx, phases, starts, 0.0, ctx["opts"]["max_zero_deg"])
-            double = _pawley({**ctx, "wl2": cand[0], "ratio": cand[1]}, phases, starts, 0.0,
-                             ctx["opts"]["max_zero_deg"])
+            single = _pawley(run, _first_fit(run, s), phases, starts)
+            double = _pawley(doublet, _first_fit(run, s), phases, starts)
         except FitError:
             continue
         ratios.append(double.redchi / single.redchi)
@@ -221,14 +236,14 @@ def _detect_kalpha2(ctx, library, peak_lists, obs, sigma) -> None:
     if not ratios:
         return
     adopt = bool(np.median(ratios) < 0.95)
-    ctx["kalpha2_detected"] = f"{adopt} (redchi {'; '.join(pairs)})"
-    logger.info("Kα2 test: %s", ctx["kalpha2_detected"])
+    run.kalpha2_detected = f"{adopt} (redchi {'; '.join(pairs)})"
+    logger.info("Kα2 test: %s", run.kalpha2_detected)
     if adopt:
-        ctx["wl2"], ctx["ratio"] = cand
+        run.wl2, run.ratio = cand
 
 
-def _prepare(stack, background, peaks, opts):
-    """Validated arrays, width/tolerance and peak lists: (ctx, net, sigma, peak_lists)."""
+def _prepare(stack, background, peaks, rc: RefineConfig, max_iter: int):
+    """Validated arrays, width/tolerance and peak lists: (run, peak_lists)."""
     validate_stack(stack)
     if background is None and isinstance(peaks, xr.Dataset) and "background" in peaks:
         background = peaks["background"]
@@ -246,52 +261,46 @@ def _prepare(stack, background, peaks, opts):
     fwhm = float(np.median([estimate_fwhm(tt, net[s]) for s in sorted({0, n // 2, n - 1})]))
     tol = max(0.3 * fwhm, 1.5 * float(np.median(np.diff(tt))))
     if peaks is None:
-        peak_lists = find_peaks(tt, net, sigma, fwhm_deg=fwhm, min_snr=opts["min_snr"])
+        peak_lists = find_peaks(tt, net, sigma, fwhm_deg=fwhm, min_snr=rc.min_snr)
     else:
         peak_lists = _peaks_from_dataset(peaks, n, np.nanmedian(sigma, axis=1))
-    ctx = {"tt": tt, "wl": wl, "wl2": wl2, "ratio": ratio, "fwhm": fwhm, "tol": tol,
-           "tt_range": (tt[0], tt[-1]), "opts": opts, "kalpha2_detected": "not tested",
-           "coarse_cache": {}, "bg": bg}
-    return ctx, obs, sigma, peak_lists
+    run = _Stack(tt=tt, obs=obs, sigma=sigma, bg=bg, wl=wl, wl2=wl2, ratio=ratio, fwhm=fwhm,
+                 tol=tol, refine=rc, max_iter=max_iter)
+    return run, peak_lists
 
 
-def _fit_scan(ctx, obs, sigma):
+def _fit_scan(run: _Stack):
     """The refinement the presence tests call: scan ``s`` with ``phases`` from ``starts``,
     warm-started from ``warm``; zero/displacement windows from the earlier scans ``before``;
     pseudo-tetragonal ties carried and tested (:func:`_collapse`).  None on a FitError."""
-    opts = ctx["opts"]
 
     def fit(s, phases, starts, warm, before):
-        zero0, bound = _zero_window(before, opts)
-        ctx["disp_window"] = _zero_window(before, opts, "displacement", "max_displacement_deg")
-        _select_scan(ctx, s, obs, sigma)
-        ctx["warm"] = warm
-        ctx["prev_ties"] = {k: v.tie for k, v in warm.items()
-                            if isinstance(v, PhaseSolution) and v.tie}
+        sf = _ScanFit(s, _zero_window(before, run.refine),
+                      _zero_window(before, run.refine, "displacement"), warm,
+                      {k: v.tie for k, v in warm.items()
+                       if isinstance(v, PhaseSolution) and v.tie})
         try:
-            res = _continue_tie(ctx, phases, [np.asarray(f, float) for f in starts], zero0,
-                                bound)
+            res = _continue_tie(run, sf, phases, [np.asarray(f, float) for f in starts])
         except FitError as err:
             logger.debug("scan %d: refinement of %s failed: %s", s, [p.label for p in phases],
                          err)
             return None
-        return _collapse(ctx, phases, res, zero0, bound)
+        return _collapse(run, sf, phases, res)
 
     return fit
 
 
-def _proposer(ctx, library, peak_lists):
+def _proposer(run: _Stack, library, peak_lists):
     """The cell search of every library phase on a scan's peaks (candidates only)."""
     def propose(s, priors):
-        return {p.label: search_cell(p, peak_lists[s], ctx["wl"], ctx["tt_range"],
-                                     tol_deg=ctx["tol"], priors=priors.get(p.label),
-                                     wavelength2_A=ctx["wl2"], cache=ctx["coarse_cache"])
+        return {p.label: search_cell(p, peak_lists[s], run.wl, run.tt_range,
+                                     tol_deg=run.tol, priors=priors.get(p.label),
+                                     wavelength2_A=run.wl2, cache=run.coarse_cache)
                 for p in library}
 
     def initial(s, matches):
-        ident = identify_scan(library, peak_lists[s], ctx["wl"], ctx["tt_range"],
-                              tol_deg=ctx["tol"], wavelength2_A=ctx["wl2"],
-                              cache=ctx["coarse_cache"])
+        ident = identify_scan(library, peak_lists[s], run.wl, run.tt_range,
+                              tol_deg=run.tol, wavelength2_A=run.wl2, cache=run.coarse_cache)
         return ident.present
 
     return propose, initial
@@ -324,7 +333,10 @@ def analyse_phases(
     background: xr.Dataset | xr.DataArray | np.ndarray | None = None,
     progress: bool | Callable[[int, int], None] = False,
     identify: IdentifyConfig | None = None,
+    refine: RefineConfig | None = None,
     survey: list[int] | None = None,
+    keep_calc: bool = True,
+    detect_kalpha2: bool = True,
     **options: Any,
 ) -> xr.Dataset:
     """Identify phases and refine their lattices in every scan of a stack.
@@ -349,8 +361,14 @@ def analyse_phases(
     survey : list of int, optional
         Scan indices (in ``stack``) where candidates are proposed whatever the residual;
         default :func:`survey_indices` (32 evenly spaced scans).
+    refine : RefineConfig, optional
+        Options of the per-scan refinement (defaults of the class).
+    keep_calc : bool
+        Store the calculated pattern (model + background).
+    detect_kalpha2 : bool
+        Test for an unannounced Kα2 line (Kα1 wavelength, no λ2 given).
     **options
-        Overrides of :data:`DEFAULT_OPTIONS`.
+        Overrides of single :class:`~phasetrace.config.RefineConfig` fields.
 
     Returns
     -------
@@ -371,33 +389,36 @@ def analyse_phases(
     ConfigError
         For an unknown option or a background of the wrong shape.
     """
-    unknown = set(options) - set(DEFAULT_OPTIONS)
+    known = {f.name for f in dataclasses.fields(RefineConfig)}
+    unknown = set(options) - known
     if unknown:
         raise ConfigError(f"unknown analyse_phases option(s) {sorted(unknown)}; "
-                          f"known: {sorted(DEFAULT_OPTIONS)}")
+                          f"known: {sorted(known | set(CALL_OPTIONS))}")
     if not library:
         raise ConfigError("empty phase library: pass load_library(...) with at least one phase")
-    opts = {**DEFAULT_OPTIONS, **options}
+    rc = dataclasses.replace(refine or RefineConfig(), **options)
     cfg = identify or IdentifyConfig()
-    ctx, obs, sigma, peak_lists = _prepare(stack, background, peaks, opts)
-    ctx["max_iter"] = cfg.max_iter
-    n = obs.shape[0]
+    run, peak_lists = _prepare(stack, background, peaks, rc, cfg.max_iter)
+    n = run.obs.shape[0]
     survey_set = set(survey_indices(n, 32) if survey is None else survey)
     # many small least-squares solves: BLAS threads only add overhead (and oversubscribe)
     with threadpool_limits(limits=1, user_api="blas"):
-        if opts["detect_kalpha2"]:
-            _detect_kalpha2(ctx, library, peak_lists, obs, sigma)
-        propose, initial = _proposer(ctx, library, peak_lists)
-        driver = StackIdentifier(library, _fit_scan(ctx, obs, sigma), propose, initial,
-                                 ctx["tt"], obs, sigma, ctx["fwhm"], cfg, survey_set,
-                                 wavelengths=(ctx["wl"], ctx["wl2"]))
+        if detect_kalpha2:
+            _detect_kalpha2(run, library, peak_lists)
+        propose, initial = _proposer(run, library, peak_lists)
+        driver = StackIdentifier(library, _fit_scan(run), propose, initial, run.tt, run.obs,
+                                 run.sigma, run.fwhm, cfg, survey_set,
+                                 wavelengths=(run.wl, run.wl2))
         states = driver.run(lambda i, m: _report(progress, i, m))
     refined = [(st.phases, st.result) for st in states]
     idents = [ScanIdentification({}, [p.label for p in st.phases]) for st in states]
     evidence = _evidence_arrays(states, library)
     result = build_result(stack, library, idents, refined, evidence.pop("score"), peak_lists,
-                          wavelength_A=ctx["wl"], wavelength2_A=ctx["wl2"], tol_deg=ctx["tol"],
-                          fwhm_deg=ctx["fwhm"], options={**opts, "identify": cfg})
+                          wavelength_A=run.wl, wavelength2_A=run.wl2, tol_deg=run.tol,
+                          fwhm_deg=run.fwhm, options={**dataclasses.asdict(rc),
+                                                      "keep_calc": keep_calc,
+                                                      "detect_kalpha2": detect_kalpha2,
+                                                      "identify": cfg})
     result["presence_f"] = ((SCAN, "phase"), evidence["presence_f"], {
         "long_name": "Hamilton F of the last presence test (serial-correlation corrected)"})
     result["presence_log10_p"] = ((SCAN, "phase"), evidence["presence_log10_p"], {
@@ -406,8 +427,8 @@ def analyse_phases(
     result["presence_test"] = ((SCAN, "phase"), evidence["presence_test"], {
         "flag_values": np.array(list(PRESENCE_TESTS.values()), np.int8),
         "flag_meanings": " ".join(PRESENCE_TESTS), "long_name": "kind of the last presence test"})
-    result.attrs["kalpha2_detected"] = ctx["kalpha2_detected"]
-    result.attrs["wavelength2_used_A"] = ctx["wl2"]
-    result.attrs["kalpha2_ratio_used"] = ctx["ratio"] if np.isfinite(ctx["wl2"]) else 0.0
+    result.attrs["kalpha2_detected"] = run.kalpha2_detected
+    result.attrs["wavelength2_used_A"] = run.wl2
+    result.attrs["kalpha2_ratio_used"] = run.ratio if np.isfinite(run.wl2) else 0.0
     result.attrs["identify_alpha"] = cfg.alpha
     return result
