@@ -122,3 +122,14 @@ def test_fault_broadening_leaves_h_minus_k_3n_and_00l_sharp():
                     + (hkl[:, 2] / c) ** 2)
     np.testing.assert_allclose(layout.cos2[sens, 1], np.abs(hkl[sens, 2]) / c ** 2 / dstar[sens],
                                rtol=1e-9)
+
+
+def test_breadth_held_by_its_upper_bound_is_flagged(scan):
+    """An upper bound below OP4's true Δl (0.12) holds the fit there: OP4 is ``at_bound``
+    (its values are biased); OP2 (0.06 < 0.08) and the unfaulted P2, whose Δl rests on the
+    physical lower bound 0, stay ``converged``."""
+    res = _refine(scan, max_sf_dl=0.08)
+    status = {s.label: s.status for s in res.phases}
+    assert status["OP4"] == RefineStatus.AT_BOUND
+    assert res.param("OP4.sf_dl").at_bound and res.param("OP4.sf_dl").value == pytest.approx(0.08)
+    assert status["OP2"] == RefineStatus.CONVERGED and status["P2"] == RefineStatus.CONVERGED
