@@ -50,6 +50,8 @@ def scan():
 
 
 def _refine(scan, **opts):
+    """Refinement of the scan; P2 is given the term too (its Δl must come out ≈ 0)."""
+    opts = {"stacking_fault_labels": ("P2",), **opts}
     x, y, sig, bg, phases, starts = scan
     return refine_pattern(x, y, sig, bg, phases, starts, wavelength_A=WL1, wavelength2_A=WL2,
                           kalpha2_ratio=0.5, fwhm_deg=0.1, options=RefineOptions(**opts))
@@ -78,9 +80,12 @@ def test_without_fault_term_the_fractions_are_biased(scan):
     assert without.gof > with_sf.gof + 0.05
 
 
-def test_term_only_for_layered_hexagonal_phases():
-    lib = {p.label: p for p in load_library(["P2", "O3", "OP4", "P'2", "O'3", "S", "Al"])}
-    assert {lab for lab, p in lib.items() if stacking_fault_sensitive(p)} == {"P2", "O3", "OP4"}
+def test_term_for_intergrowths_and_named_layered_hexagonal_phases():
+    lib = {p.label: p for p in load_library(["P2", "O3", "OP4", "OP2", "P'2", "O'3", "S", "Al"])}
+    assert {lab for lab, p in lib.items() if stacking_fault_sensitive(p)} == {"OP4", "OP2"}
+    named = ("O3", "P'2", "S")
+    assert {lab for lab, p in lib.items() if stacking_fault_sensitive(p, named)} == {
+        "OP4", "OP2", "O3"}
 
 
 def test_jacobian_of_the_fault_term_matches_central_differences():

@@ -176,15 +176,21 @@ def _hkl_table(phase) -> tuple[np.ndarray, np.ndarray]:
     return tab
 
 
-def stacking_fault_sensitive(phase) -> bool:
-    """Whether the stacking-fault breadth Δl is refined for ``phase`` (when enabled).
+def stacking_fault_sensitive(phase, labels=()) -> bool:
+    """Whether the stacking-fault breadth Δl is refined for ``phase``.
 
-    Layered phases refined in a hexagonal cell (P2, P3, O3, O2, O1, OP4, OP2 of the library):
-    their MO2 slabs can glide by (1/3, 2/3) into another stacking (O ↔ P, the faults of O/P
-    intergrowths), which broadens along the c* rod every reflection with h − k ≠ 3n and
-    l ≠ 0 and leaves h − k = 3n and 00l sharp (Warren 1969 §13; Hendricks & Teller 1942).
-    Distorted (orthorhombic/monoclinic) variants, spinels and cell parts: no such term."""
-    return phase.family == "layered" and phase.crystal_system == "hexagonal"
+    A layered phase refined in a hexagonal cell whose MO2 slabs can glide by (1/3, 2/3) into
+    another stacking broadens along the c* rod every reflection with h − k ≠ 3n and l ≠ 0
+    and leaves h − k = 3n and 00l sharp (Warren 1969 §13; Hendricks & Teller 1942).  By
+    default the term is refined for the O/P intergrowths only (OP4, OP2: labels ``OP…``, the
+    PHASES.md nomenclature of mixed O and P interlayers), whose stacking *is* an ordered
+    sequence of such glides and is faulted as a rule; ``labels`` adds other layered hexagonal
+    phases (P2, P3, O3, O2, O1) known to be faulted.  Giving every layered phase the extra
+    width would let a phase that is absent soak up residuals with broad lines.  Distorted
+    (orthorhombic/monoclinic) variants, spinels and cell parts: never."""
+    if phase.family != "layered" or phase.crystal_system != "hexagonal":
+        return False
+    return phase.label.startswith("OP") or phase.label in labels
 
 
 def _fault_factor(h: np.ndarray, m: np.ndarray, q2: np.ndarray) -> np.ndarray:
@@ -280,7 +286,8 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
                   and phase.family == "layered")
         i_r = add(f"{lab}.po_r", float(prev.po_r) if prev is not None and use_po else 1.0,
                   0.3, 3.0, own=j) if use_po else -1
-        use_sf = options.stacking_faults and stacking_fault_sensitive(phase)
+        use_sf = options.stacking_faults and stacking_fault_sensitive(
+            phase, options.stacking_fault_labels)
         i_sf = add(f"{lab}.sf_dl", float(prev.sf_dl) if prev is not None and np.isfinite(
             prev.sf_dl) else 0.0, 0.0, options.max_sf_dl, own=j, upper=True) if use_sf else -1
         if mode == "pawley":

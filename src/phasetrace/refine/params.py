@@ -85,13 +85,17 @@ class RefineOptions:
     preferred_orientation : bool
         Refine a March–Dollase r along the layer normal (c*) of layered phases.
     stacking_faults : bool
-        Refine a stacking-fault breadth Δl for the layered phases in hexagonal cells (P2,
-        P3, O3, O2, O1, OP4, OP2; :func:`phasetrace.refine.model.stacking_fault_sensitive`):
-        the h − k ≠ 3n, l ≠ 0 reflections get an extra Lorentzian
-        Γ_sf = Δl λ |l| c*² / (d* cos θ) (rad 2θ): a breadth Δl (FWHM, reciprocal-lattice
-        units of l) along the c* rod projected on d* (Warren 1969 §13: random layer faults
-        broaden those rods by a constant Δl, ∝ the fault probability, and leave h − k = 3n
-        and 00l sharp).  Its lower bound 0 (no faults) is physical and is not flagged.
+        Refine a stacking-fault breadth Δl for the O/P intergrowths (OP4, OP2) and the
+        phases in ``stacking_fault_labels``
+        (:func:`phasetrace.refine.model.stacking_fault_sensitive`): their h − k ≠ 3n,
+        l ≠ 0 reflections get an extra Lorentzian Γ_sf = Δl λ |l| c*² / (d* cos θ) (rad 2θ):
+        a breadth Δl (FWHM, reciprocal-lattice units of l) along the c* rod projected on d*
+        (Warren 1969 §13: random layer faults broaden those rods by a constant Δl, ∝ the
+        fault probability, and leave h − k = 3n and 00l sharp).  Its lower bound 0 (no
+        faults) is physical and is not flagged.
+    stacking_fault_labels : tuple of str
+        Further layered phases in hexagonal cells (e.g. ``("O3",)`` for a faulted O3) that
+        get the term.
     max_sf_dl : float
         Upper bound of Δl (rlu).  1: the breadth equals the spacing of l along the rod, the
         reflections of the stacking no longer exist as Bragg peaks (random stacking), so a
@@ -118,6 +122,7 @@ class RefineOptions:
     geometry: str = "auto"
     preferred_orientation: bool = True
     stacking_faults: bool = True
+    stacking_fault_labels: tuple[str, ...] = ()
     max_sf_dl: float = 1.0
     n_background: int = 3
     zero0: float = 0.0
