@@ -258,6 +258,11 @@ class RefineConfig:
         (zero shift only) or ``"auto"``: reflection for laboratory lines of λ ≥ 1 Å (Cr, Fe,
         Co, Cu), transmission for Mo, Ag and synchrotron beams — set by the absorption
         length of an electrode (:func:`phasetrace.refine.model.resolve_geometry`).
+    stacking_faults : bool
+        Refine a stacking-fault breadth Δl (Warren rod broadening of the h − k ≠ 3n, l ≠ 0
+        reflections) for the O/P intergrowths (OP4, OP2) and ``stacking_fault_labels``.
+    stacking_fault_labels : tuple of str
+        Further layered phases in hexagonal cells refined with Δl (e.g. a faulted O3).
     n_background : int
         Refinable Chebyshev terms on top of the estimated background.
     max_zero_deg, max_displacement_deg : float
@@ -279,6 +284,8 @@ class RefineConfig:
     intensities: str = "rietveld"
     pawley_phases: tuple[str, ...] = ()
     geometry: str = "auto"
+    stacking_faults: bool = True
+    stacking_fault_labels: tuple[str, ...] = ()
     n_background: int = 3
     max_zero_deg: float = 0.5
     max_displacement_deg: float = 1.0
@@ -290,6 +297,7 @@ class RefineConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pawley_phases", tuple(self.pawley_phases))
+        object.__setattr__(self, "stacking_fault_labels", tuple(self.stacking_fault_labels))
         if self.intensities not in ("rietveld", "pawley"):
             raise ConfigError(f"refine.intensities = {self.intensities!r}: expected 'rietveld' "
                               "or 'pawley'")

@@ -66,6 +66,7 @@ def test_normal_equations_match_central_difference_jacobian(setup):
     taken by central differences of the model (to 1e-5 of √(a_ii a_jj), the Cauchy–Schwarz
     bound of an entry; 2 % for the cell columns, whose LP/width dependence is left out by
     design)."""
+    from phasetrace._kernels.pattern import _NL
     from phasetrace._kernels.pattern import _evaluate as kernel_evaluate
 
     layout, p, args, x = setup
@@ -85,7 +86,7 @@ def test_normal_equations_match_central_difference_jacobian(setup):
     a, g = np.empty((p.size, p.size)), np.empty(p.size)
     f, r = np.empty(n), np.empty(n)
     nk = 2 * layout.ph.size
-    work, iwork = np.empty(2 * p.size + 10 * nk), np.empty(2 * p.size + 4 * nk, np.int64)
+    work, iwork = np.empty(2 * p.size + _NL * nk), np.empty(2 * p.size + 4 * nk, np.int64)
     chi2 = kernel_evaluate(p, x, y, sw, n, *args[2:], f, r, np.empty((1, 1)), False, a, g, True,
                            free, work, iwork)
     jw = num[:, free] * sw[:, None]

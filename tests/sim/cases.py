@@ -9,7 +9,8 @@ and a low-count case (counts × 0.3).  Row 4 is simulated on two cycles here.
 Physics covered across the set: Cu Kα1/Kα2 lab reflection geometry with
 specimen displacement, zero shift and March–Dollase orientation of 00l; Mo and
 synchrotron transmission; Caglioti + Lorentzian widths (TCH pseudo-Voigt);
-stacking-fault broadening of OP4/OP2; 6 % minor spinel; four-phase stages;
+stacking-fault broadening of OP4/OP2 (rod breadth Δl 0.12 / 0.06: the same fault
+probability per slab, four / two slabs per c); 6 % minor spinel; four-phase stages;
 an Al current collector (a cell component); lattice drift with voltage;
 two-phase transitions with linear fraction exchange.  Cells are typical values
 of PHASES.md, not fitted to anything.
@@ -49,8 +50,8 @@ PHASES = {
     "P3": PhaseModel(Cell(2.905, 2.905, 16.56, **HEX), (-0.014, -0.014, 0.120)),
     "O3": PhaseModel(Cell(2.965, 2.965, 15.90, **HEX), (-0.020, -0.020, 0.090)),
     "O2": PhaseModel(Cell(2.835, 2.835, 8.95, **HEX), (-0.004, -0.004, -0.030)),
-    "OP4": PhaseModel(Cell(2.845, 2.845, 20.40, **HEX), (-0.004, -0.004, -0.040), fault=0.012),
-    "OP2": PhaseModel(Cell(2.840, 2.840, 10.15, **HEX), (-0.004, -0.004, -0.020), fault=0.012),
+    "OP4": PhaseModel(Cell(2.845, 2.845, 20.40, **HEX), (-0.004, -0.004, -0.040), fault=0.12),
+    "OP2": PhaseModel(Cell(2.840, 2.840, 10.15, **HEX), (-0.004, -0.004, -0.020), fault=0.06),
     "O'3": PhaseModel(Cell(5.14, 2.88, 5.65, 90.0, 110.0, 90.0), (-0.020, -0.010, 0.030)),
     "P'3": PhaseModel(Cell(5.05, 2.86, 5.88, 90.0, 106.0, 90.0), (-0.015, -0.008, 0.030)),
     "P'2": PhaseModel(Cell(2.84, 5.20, 11.10, 90.0, 90.0, 90.0), (-0.010, -0.015, 0.040)),

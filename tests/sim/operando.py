@@ -37,7 +37,7 @@ class PhaseModel:
 
     cell: Cell
     dcell_dv: tuple[float, float, float] = (0.0, 0.0, 0.0)   # da, db, dc (Å/V)
-    fault: float = 0.0                                        # stacking-fault breadth (Å⁻¹ per l/c)
+    fault: float = 0.0                                        # stacking-fault rod breadth Δl (l units)
     strain: float = 0.0                                       # extra Lorentzian × tan θ (deg)
 
     def at(self, v: float, v0: float) -> Cell:

@@ -108,9 +108,12 @@ def phase_lines(structure, refl: Reflections, cell: Cell, volume_fraction: float
                 b_iso: float = 1.0) -> Lines:
     """The lines (both Kα components) of one phase at ``cell`` and ``volume_fraction``.
 
-    ``fault``: stacking-fault breadth (in 1/d, Å⁻¹, per unit l/c — the form of
-    Warren's result for layer faults: breadth ∝ fault probability × |l| / c)
-    added to the Lorentzian width of the h − k ≠ 3n, l ≠ 0 reflections.
+    ``fault``: stacking-fault breadth Δl, the FWHM (in units of l) of the rods of the
+    h − k ≠ 3n, l ≠ 0 reflections along c* (Warren 1969, ch. 13: random layer faults
+    broaden those rods by an l-independent Δl ∝ the fault probability and leave
+    h − k = 3n and 00l sharp).  A powder line is the rod's projection on the scattering
+    vector, Δ(1/d) = (Δl / c) cos φ with cos φ = (l / c) d (hexagonal axes, c* = 1/c),
+    added to the Lorentzian width as Δ2θ = λ Δ(1/d) / cos θ.
     ``strain_l``: extra Lorentzian (deg) × tan θ for every reflection (microstrain).
     """
     d = d_spacing(cell, refl.hkl)
@@ -130,7 +133,7 @@ def phase_lines(structure, refl: Reflections, cell: Cell, volume_fraction: float
         hg = np.sqrt(np.maximum(u * np.tan(th) ** 2 + v * np.tan(th) + w, 1e-8))
         hl = inst.xy[0] / np.cos(th) + (inst.xy[1] + strain_l) * np.tan(th)
         if fault > 0:
-            ds = fault * np.abs(refl.hkl[ok, 2]) / cell.c          # breadth in 1/d (Å⁻¹)
+            ds = fault / cell.c * np.abs(refl.hkl[ok, 2]) / cell.c * d[ok]   # Δ(1/d), Å⁻¹
             hl = hl + np.degrees(ds * wl / np.cos(th)) * refl.sf[ok]  # Δ2θ = λ Δ(1/d) / cos θ
         h, eta = tch(hg, hl)
         area = ratio * scale * (f2[ok] * lorentz_polarisation(tt, inst.polarisation)

@@ -10,6 +10,12 @@ Model of one scan on the grid ``x`` (degrees 2θ)::
 * centre ``2θ_k + Z + D cos θ_k`` (zero shift ``Z`` and sample displacement ``D``, degrees);
 * width ``Γ² = U_p tan²θ + W_p`` (Caglioti without V), unit-area pseudo-Voigt of mixing
   ``η_p`` (:func:`phasetrace._kernels.profiles.pv_unit`, the line shape of the peak engine);
+* stacking faults (phases with a ``Δl_p`` slot): the reflections flagged in ``cos2[:, 1]``
+  (h − k ≠ 3n, l ≠ 0 of a layered phase, value ``|l| c*²/d*``, Å⁻¹) get the Lorentzian
+  ``Γ_sf = Δl_p λ cos2[k, 1] / cos θ`` (rad; a breadth Δl along the c* rod projected on d*,
+  Warren 1969 §13) added to the Lorentzian part of the base line: the base (Γ, η_p) is split
+  into its TCH Gaussian/Lorentzian widths (:func:`phasetrace._kernels.profiles.tch_split`), Γ_sf is added to the latter
+  and the two recombined (:func:`phasetrace._kernels.profiles.tch_mix`);
 * amplitude: Rietveld ``A_k = S_p F_k LP(θ_k) P_k(r_p)`` with ``F_k = m|F|²·DW`` of the
   reference structure, ``LP = (1 + cos² 2θ)/(sin² θ cos θ)`` and March–Dollase
   ``P = (r² cos²α + sin²α / r)^(-3/2)`` (``α``: angle between the reflection and the
@@ -44,7 +50,7 @@ from numba import njit
 
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
                  init_free, lm_iterations, lm_judge, lm_propose, lm_start)
-from .profiles import pv_unit
+from .profiles import pv_unit, tch_mix, tch_split
 
 __all__ = ["pattern_model", "fit_pattern", "FIT_CONVERGED", "FIT_ITERATION_LIMIT",
            "FIT_SINGULAR", "FIT_NO_DATA"]
@@ -58,9 +64,11 @@ _RAD = math.pi / 180.0
 _DEG = 180.0 / math.pi
 
 
-#: columns of the line table built by :func:`_lines`
-_L_C, _L_GAM, _L_ETA, _L_CTH, _L_T2, _L_AMP, _L_FQ, _L_FS, _L_FR, _L_W = range(10)
-_NL = 10
+#: columns of the line table built by :func:`_lines` (after ``_L_W``: the base width
+#: Γ₀ = √(U tan²θ + W) and ∂Γ/∂Γ₀, ∂η/∂Γ₀, ∂Γ/∂η_p, ∂η/∂η_p, ∂Γ/∂Δl, ∂η/∂Δl)
+(_L_C, _L_GAM, _L_ETA, _L_CTH, _L_T2, _L_AMP, _L_FQ, _L_FS, _L_FR, _L_W, _L_G0, _L_GG0,
+ _L_EG0, _L_GE, _L_EE, _L_GS, _L_ES) = range(17)
+_NL = 17
 
 
 @njit(cache=True, nogil=True)
@@ -74,11 +82,18 @@ def _lines(p, x, n, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl, wl_ratio, k
     disp = p[glob[1]] if glob[1] >= 0 else 0.0
     nlines = 2 if k2 > 0.0 else 1
     nl = 0
+    last_jp = -1
+    rho0, q0, drho0, dq0 = 1.0, 0.0, 0.0, 0.0
     for k in range(ph.size):
         jp = ph[k]
         i_s, i_u, i_w, i_e, i_r, iq0, nq = (phase_idx[jp, 0], phase_idx[jp, 1],
                                             phase_idx[jp, 2], phase_idx[jp, 3],
                                             phase_idx[jp, 4], phase_idx[jp, 5], phase_idx[jp, 6])
+        i_sf = phase_idx[jp, 7]
+        sfk = cos2[k, 1] if i_sf >= 0 else 0.0
+        if sfk > 0.0 and jp != last_jp:          # base line's TCH components (per phase)
+            rho0, q0, drho0, dq0 = tch_split(p[i_e])
+            last_jp = jp
         q = 0.0
         for j in range(nq):
             q += bq[k, j] * p[iq0 + j]
@@ -99,7 +114,7 @@ def _lines(p, x, n, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl, wl_ratio, k
             po, dpo = 1.0, 0.0
             if i_r >= 0:
                 r = p[i_r]
-                cc = cos2[k]
+                cc = cos2[k, 0]
                 b = r * r * cc + (1.0 - cc) / r
                 po = b ** -1.5
                 dpo = -1.5 * b ** -2.5 * (2.0 * r * cc - (1.0 - cc) / (r * r))
@@ -118,12 +133,29 @@ def _lines(p, x, n, glob, phase_idx, ph, bq, fbase, cos2, i_int, wl, wl_ratio, k
                 dfac = math.tan(th) / math.tan(th1)
             t = math.tan(th)
             g2 = p[i_u] * t * t + p[i_w]
-            gam = math.sqrt(g2) if g2 > 1e-12 else 1e-6
+            g0 = math.sqrt(g2) if g2 > 1e-12 else 1e-6
             cth = math.cos(th)
+            gam, eta = g0, p[i_e]
+            gg0, eg0, ge, ee, gs, es = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0
+            if sfk > 0.0:
+                # stacking faults: a Lorentzian Γ_sf = Δl λ |l|c*²/(d* cos θ) (deg, λ of this
+                # line) added to the base line's Lorentzian part, recombined by TCH
+                fsf = _DEG * wl * (wl_ratio if line == 1 else 1.0) * sfk / cth
+                gam, eta, fg, fl, eg, el = tch_mix(rho0 * g0, q0 * g0 + p[i_sf] * fsf)
+                gg0, eg0 = fg * rho0 + fl * q0, eg * rho0 + el * q0
+                ge, ee = g0 * (fg * drho0 + fl * dq0), g0 * (eg * drho0 + el * dq0)
+                gs, es = fl * fsf, el * fsf
             c = 2.0 * th * _DEG + zero + disp * cth
             tab[nl, _L_C] = c
             tab[nl, _L_GAM] = gam
-            tab[nl, _L_ETA] = p[i_e]
+            tab[nl, _L_ETA] = eta
+            tab[nl, _L_G0] = g0
+            tab[nl, _L_GG0] = gg0
+            tab[nl, _L_EG0] = eg0
+            tab[nl, _L_GE] = ge
+            tab[nl, _L_EE] = ee
+            tab[nl, _L_GS] = gs
+            tab[nl, _L_ES] = es
             tab[nl, _L_CTH] = cth
             tab[nl, _L_T2] = t * t
             tab[nl, _L_AMP] = wline * amp
@@ -175,7 +207,7 @@ def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, 
     """Model into ``f[:n]``, weighted residuals ``r = sw (y − f)``; returns χ².
 
     ``dense``: also the Jacobian into ``jac[:n, :npar]``; ``normal``: ``a = JᵀWJ`` and
-    ``g = JᵀWr`` accumulated point by point over the ``free`` columns (0 elsewhere).  ``work`` (≥ 2·npar + 10·L) and ``iwork``
+    ``g = JᵀWr`` accumulated point by point over the ``free`` columns (0 elsewhere).  ``work`` (≥ 2·npar + _NL·L) and ``iwork``
     (≥ 2·npar + 4·L) are float / int64 scratch, L = 2 × reflections.
     """
     npar = p.size
@@ -248,10 +280,14 @@ def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, 
             acq = ac * tab[ln, _L_FQ]
             for j in range(nq):
                 m = _touch(iq0 + j, acq * bq[k, j], i, mark, rowv, cols, m)
-            aw = amp * dwv * 0.5 / gam
+            aw = amp * (dwv * tab[ln, _L_GG0] + dev * tab[ln, _L_EG0]) * 0.5 / tab[ln, _L_G0]
             m = _touch(phase_idx[jp, 1], aw * tab[ln, _L_T2], i, mark, rowv, cols, m)
             m = _touch(phase_idx[jp, 2], aw, i, mark, rowv, cols, m)
-            m = _touch(phase_idx[jp, 3], amp * dev, i, mark, rowv, cols, m)
+            m = _touch(phase_idx[jp, 3], amp * (dwv * tab[ln, _L_GE] + dev * tab[ln, _L_EE]),
+                       i, mark, rowv, cols, m)
+            if phase_idx[jp, 7] >= 0:
+                m = _touch(phase_idx[jp, 7], amp * (dwv * tab[ln, _L_GS] + dev * tab[ln, _L_ES]),
+                           i, mark, rowv, cols, m)
             if i_int[k] >= 0:
                 m = _touch(i_int[k], tab[ln, _L_W] * val, i, mark, rowv, cols, m)
             else:
@@ -318,11 +354,13 @@ def pattern_model(p, x, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_i
         Refinable background basis values.
     glob : int64 ndarray (3,)
         Indices of Z, D, first background coefficient (-1 when not a parameter).
-    phase_idx : int64 ndarray (P, 7)
-        Per phase: scale, U, W, η, PO r (-1 none), first q, number of q.
-    ph, bq, fbase, cos2, i_int : per reflection (K,), (K, 6), (K,), (K,), (K,)
-        Phase, 1/d² coefficients of q, m|F|²·DW, cos²α of the PO axis, index of the free
-        (Pawley) amplitude or -1 for a structure amplitude.
+    phase_idx : int64 ndarray (P, 8)
+        Per phase: scale, U, W, η, PO r (-1 none), first q, number of q, stacking-fault
+        breadth Δl (-1 none).
+    ph, bq, fbase, cos2, i_int : per reflection (K,), (K, 6), (K,), (K, 2), (K,)
+        Phase, 1/d² coefficients of q, m|F|²·DW, [cos²α of the PO axis, |l| c*²/d* (Å⁻¹)
+        of a stacking-fault-broadened reflection or 0], index of the free (Pawley)
+        amplitude or -1 for a structure amplitude.
     wl, wl_ratio, k2, cutoff : float
         λ1 (Å), λ2/λ1, I2/I1 (0: no Kα2), half window in FWHM.
     """

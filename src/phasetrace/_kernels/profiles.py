@@ -111,6 +111,41 @@ def tch_mix(fg: float, fl: float):
 
 
 @njit(cache=True, nogil=True)
+def tch_split(eta):
+    """Gaussian and Lorentzian FWHM per unit total FWHM (ρ, q) of the Thompson–Cox–Hastings
+    pseudo-Voigt whose mixing is ``eta`` (the inverse of
+    :func:`tch_mix`, so ``tch_mix(ρΓ, qΓ) = (Γ, eta)``), and
+    dρ/dη, dq/dη.  Newton on η(q) (concave, increasing on [0, 1]) then on the TCH quintic
+    S(ρ, q) = 1 (convex, increasing in ρ): both converge monotonically."""
+    eta = min(max(eta, 0.0), 1.0)
+    q = eta
+    for _ in range(60):
+        fq = 1.36603 * q - 0.47719 * q * q + 0.11116 * q * q * q - eta
+        dq = fq / (1.36603 - 0.95438 * q + 0.33348 * q * q)
+        q -= dq
+        if abs(dq) < 1e-15:
+            break
+    q = min(max(q, 0.0), 1.0)
+    r = 1.0
+    for _ in range(60):
+        s = (r ** 5 + 2.69269 * r ** 4 * q + 2.42843 * r ** 3 * q * q + 4.47163 * r * r * q ** 3
+             + 0.07842 * r * q ** 4 + q ** 5)
+        ds = (5 * r ** 4 + 4 * 2.69269 * r ** 3 * q + 3 * 2.42843 * r * r * q * q
+              + 2 * 4.47163 * r * q ** 3 + 0.07842 * q ** 4)
+        dr = (s - 1.0) / ds
+        r -= dr
+        if abs(dr) < 1e-15:
+            break
+    r = max(r, 0.0)
+    ds_r = (5 * r ** 4 + 4 * 2.69269 * r ** 3 * q + 3 * 2.42843 * r * r * q * q
+            + 2 * 4.47163 * r * q ** 3 + 0.07842 * q ** 4)
+    ds_q = (2.69269 * r ** 4 + 2 * 2.42843 * r ** 3 * q + 3 * 4.47163 * r * r * q * q
+            + 4 * 0.07842 * r * q ** 3 + 5 * q ** 4)
+    dq_de = 1.0 / (1.36603 - 0.95438 * q + 0.33348 * q * q)
+    return r, q, -ds_q / ds_r * dq_de, dq_de
+
+
+@njit(cache=True, nogil=True)
 def pv_unit(dx: float, f: float, eta: float):
     """Unit-area pseudo-Voigt at offset ``dx`` and derivatives.
 

@@ -124,6 +124,8 @@ def _pawley(run: _Stack, sf: _ScanFit, phases, starts, free_bounds=None, ties=No
     rc = run.refine
     options = RefineOptions(intensities=rc.intensities, pawley_labels=tuple(rc.pawley_phases),
                             geometry=rc.geometry, n_background=rc.n_background,
+                            stacking_faults=rc.stacking_faults,
+                            stacking_fault_labels=tuple(rc.stacking_fault_labels),
                             zero0=sf.zero[0], max_zero_deg=sf.zero[1],
                             displacement0=sf.displacement[0],
                             max_displacement_deg=sf.displacement[1], max_iter=run.max_iter)

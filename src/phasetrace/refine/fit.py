@@ -87,14 +87,14 @@ def _amplitudes(layout: Layout, p, j, wl) -> np.ndarray:
     sel = layout.ph == j
     if layout.modes[j] == "pawley":
         return p[layout.i_int[sel]]
-    i_s, _, _, _, i_r, iq0, nq = layout.phase_idx[j]
+    i_s, _, _, _, i_r, iq0, nq = layout.phase_idx[j, :7]
     q = layout.bq[sel, :nq] @ p[iq0:iq0 + nq]
     s = np.clip(0.5 * wl * np.sqrt(np.maximum(q, 0)), 1e-9, 1 - 1e-12)
     th = np.arcsin(s)
     lp = (1 + np.cos(2 * th) ** 2) / (s * s * np.cos(th))
     po = 1.0
     if i_r >= 0:
-        r, c2 = p[i_r], layout.cos2[sel]
+        r, c2 = p[i_r], layout.cos2[sel, 0]
         po = (r * r * c2 + (1 - c2) / r) ** -1.5
     return p[i_s] * layout.fbase[sel] * lp * po
 
@@ -111,12 +111,13 @@ def _free_cov(system, q, cov_q, tie):
     return free, jac @ cov_q @ jac.T
 
 
-def _status(kernel_status, held, layout: Layout, j, free, fbnd) -> RefineStatus:
+def _status(kernel_status, held, layout: Layout, j, free, fbnd, p) -> RefineStatus:
     if kernel_status == FIT_NO_DATA:
         return RefineStatus.NOT_REFINED
     if kernel_status == FIT_ITERATION_LIMIT:
         return RefineStatus.ITERATION_LIMIT
-    flagged = held & layout.flagged & ((layout.owner == -1) | (layout.owner == j))
+    upper = layout.flagged_upper & (p >= layout.ub)
+    flagged = held & (layout.flagged | upper) & ((layout.owner == -1) | (layout.owner == j))
     outside = fbnd is not None and np.any((free < fbnd[:, 0] - 1e-9) | (free > fbnd[:, 1] + 1e-9))
     if np.any(flagged) or outside:
         return RefineStatus.AT_BOUND
@@ -214,7 +215,7 @@ def _result(layout, p, cov, held, kstat, chi2, nfev, n_iter, dof, x, y, sw, ok, 
     redchi = chi2 / dof if dof > 0 else math.nan
     sols = []
     for j, phase in enumerate(phases):
-        i_s, i_u, i_w, i_e, i_r, iq0, nq = (int(v) for v in layout.phase_idx[j])
+        i_s, i_u, i_w, i_e, i_r, iq0, nq, i_sf = (int(v) for v in layout.phase_idx[j])
         q = p[iq0:iq0 + nq].copy()
         free, cov_free = _free_cov(phase.crystal_system, q, cov[iq0:iq0 + nq, iq0:iq0 + nq],
                                    layout.ties[j])
@@ -228,7 +229,9 @@ def _result(layout, p, cov, held, kstat, chi2, nfev, n_iter, dof, x, y, sw, ok, 
             esd_scale=float(esd[i_s]) if rietveld else math.nan, u=float(p[i_u]),
             w=float(p[i_w]), eta=float(p[i_e]), po_r=float(p[i_r]) if i_r >= 0 else 1.0,
             hkl=layout.hkl[j], intensity=_amplitudes(layout, p, j, wl),
-            status=_status(kstat, held, layout, j, free, fbnd), q=q))
+            status=_status(kstat, held, layout, j, free, fbnd, p), q=q,
+            sf_dl=float(p[i_sf]) if i_sf >= 0 else math.nan,
+            esd_sf_dl=float(esd[i_sf]) if i_sf >= 0 else math.nan))
     phase_fractions(phases, sols, layout, cov)
     overall = max((s.status for s in sols), default=RefineStatus.NOT_REFINED)
     params = [Parameter(n, float(v), float(e), float(lo), float(hi), bool(lo < hi), bool(h))

@@ -22,7 +22,7 @@ from ..schema import WAVELENGTHS_A
 from .params import RefineOptions
 
 __all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "Layout", "build_layout",
-           "resolve_geometry", "chebyshev"]
+           "resolve_geometry", "chebyshev", "stacking_fault_sensitive"]
 
 _BASIS = {
     "cubic": [[1, 1, 1, 0, 0, 0]],
@@ -133,13 +133,14 @@ class Layout:
     lb: np.ndarray
     ub: np.ndarray
     flagged: np.ndarray          # bool: a bound here biases values (at_bound status)
+    flagged_upper: np.ndarray    # bool: only the upper bound does (lower bound physical: 0)
     owner: np.ndarray            # int: phase owning the parameter, -1 global
     glob: np.ndarray             # (3,) Z, D, first background coefficient
-    phase_idx: np.ndarray        # (P, 7) scale, U, W, eta, r, first q, nq
+    phase_idx: np.ndarray        # (P, 8) scale, U, W, eta, r, first q, nq, sf Δl (-1 none)
     ph: np.ndarray
     bq: np.ndarray
     fbase: np.ndarray
-    cos2: np.ndarray
+    cos2: np.ndarray             # (K, 2) cos² to the PO axis, |l|c*²/d* of faulted lines or 0
     i_int: np.ndarray
     hkl: list[np.ndarray]
     modes: list[str]
@@ -175,10 +176,37 @@ def _hkl_table(phase) -> tuple[np.ndarray, np.ndarray]:
     return tab
 
 
-def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min, use_po):
+def stacking_fault_sensitive(phase, labels=()) -> bool:
+    """Whether the stacking-fault breadth Δl is refined for ``phase``.
+
+    A layered phase refined in a hexagonal cell whose MO2 slabs can glide by (1/3, 2/3) into
+    another stacking broadens along the c* rod every reflection with h − k ≠ 3n and l ≠ 0
+    and leaves h − k = 3n and 00l sharp (Warren 1969 §13; Hendricks & Teller 1942).  By
+    default the term is refined for the O/P intergrowths only (OP4, OP2: labels ``OP…``, the
+    PHASES.md nomenclature of mixed O and P interlayers), whose stacking *is* an ordered
+    sequence of such glides and is faulted as a rule; ``labels`` adds other layered hexagonal
+    phases (P2, P3, O3, O2, O1) known to be faulted.  Giving every layered phase the extra
+    width would let a phase that is absent soak up residuals with broad lines.  Distorted
+    (orthorhombic/monoclinic) variants, spinels and cell parts: never."""
+    if phase.family != "layered" or phase.crystal_system != "hexagonal":
+        return False
+    return phase.label.startswith("OP") or phase.label in labels
+
+
+def _fault_factor(h: np.ndarray, m: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """``|l| c*²/d*`` (Å⁻¹) of the h − k ≠ 3n, l ≠ 0 reflections (hexagonal axes), else 0:
+    a breadth Δl (reciprocal-lattice units) along c* projects onto d* as
+    Δd* = Δl c* cos φ = Δl |l| c*² / d*."""
+    hi = np.rint(h).astype(int)
+    sens = ((hi[:, 0] - hi[:, 1]) % 3 != 0) & (hi[:, 2] != 0)
+    return np.where(sens, np.abs(h[:, 2]) * m[2] / np.sqrt(np.maximum(q2, 1e-300)), 0.0)
+
+
+def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min, use_po, use_sf=False):
     """Reflections of ``phase`` at cell ``free`` with 2θ in (tt_lo, tt_hi) and intensity
-    ``m|F|²·LP·DW`` ≥ ``rel_min`` × the strongest there: (indices, 1/d², cos² of the angle to
-    the layer normal c* (zeros without PO))."""
+    ``m|F|²·LP·DW`` ≥ ``rel_min`` × the strongest there: (indices, 1/d², (n, 2) array of the
+    cos² of the angle to the layer normal c* (zeros without PO) and :func:`_fault_factor`
+    (zeros without stacking faults))."""
     h, prods = _hkl_table(phase)
     m = metric_from_free(phase.crystal_system, free)
     q2 = prods @ m
@@ -191,10 +219,13 @@ def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min, use_po):
     ok = np.isfinite(tt) & (tt > tt_lo) & (tt < tt_hi)
     ok &= inten >= rel_min * np.max(np.where(ok, inten, 0.0), initial=0.0)
     sel = np.flatnonzero(ok)
-    if not use_po:
-        return sel, q2[sel], np.zeros(sel.size)
-    ghz = h[sel] @ np.array([m[4], m[5], m[2]])
-    return sel, q2[sel], np.clip(ghz ** 2 / np.maximum(q2[sel] * m[2], 1e-300), 0.0, 1.0)
+    orient = np.zeros((sel.size, 2))
+    if use_po:
+        ghz = h[sel] @ np.array([m[4], m[5], m[2]])
+        orient[:, 0] = np.clip(ghz ** 2 / np.maximum(q2[sel] * m[2], 1e-300), 0.0, 1.0)
+    if use_sf:
+        orient[:, 1] = _fault_factor(h[sel], m, q2[sel])
+    return sel, q2[sel], orient
 
 
 def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A, fwhm_deg,
@@ -208,14 +239,15 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
     warm = warm or {}
     ties = list(ties) if ties is not None else [""] * len(phases)
     free_bounds = list(free_bounds) if free_bounds is not None else [None] * len(phases)
-    names, p0, lb, ub, flag, owner = [], [], [], [], [], []
+    names, p0, lb, ub, flag, owner, flag_up = [], [], [], [], [], [], []
 
-    def add(name, v, lo, hi, flagged=False, own=-1):
+    def add(name, v, lo, hi, flagged=False, own=-1, upper=False):
         names.append(name)
         p0.append(v)
         lb.append(lo)
         ub.append(hi)
         flag.append(flagged)
+        flag_up.append(upper)
         owner.append(own)
         return len(names) - 1
 
@@ -234,7 +266,7 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         add(f"background.c{m}", float(bg_warm[m]) if m < bg_warm.size else 0.0, -np.inf, np.inf)
     reach = 3 * fwhm_deg + options.max_zero_deg + options.max_displacement_deg
     tt_lo, tt_hi = two_theta[0] - reach, two_theta[-1] + reach
-    phase_idx = np.zeros((len(phases), 7), np.int64)
+    phase_idx = np.zeros((len(phases), 8), np.int64)
     ph, bq, fb, c2, ii, hkls, modes = [], [], [], [], [], [], []
     for j, phase in enumerate(phases):
         prev = warm.get(phase.label)
@@ -254,6 +286,10 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
                   and phase.family == "layered")
         i_r = add(f"{lab}.po_r", float(prev.po_r) if prev is not None and use_po else 1.0,
                   0.3, 3.0, own=j) if use_po else -1
+        use_sf = options.stacking_faults and stacking_fault_sensitive(
+            phase, options.stacking_fault_labels)
+        i_sf = add(f"{lab}.sf_dl", float(prev.sf_dl) if prev is not None and np.isfinite(
+            prev.sf_dl) else 0.0, 0.0, options.max_sf_dl, own=j, upper=True) if use_sf else -1
         if mode == "pawley":
             lb[i_s] = ub[i_s] = p0[i_s] = 1.0
         free = np.asarray(free0[j], float)
@@ -271,9 +307,9 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         iq0 = len(names)
         for m, v in enumerate(q0):
             add(f"{lab}.q{m}", float(v), float(qlo[m]), float(qhi[m]), True, j)
-        phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size)
+        phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size, i_sf)
         sel, q2, cos2 = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
-                                     1e-3 if mode == "pawley" else 1e-4, use_po)
+                                     1e-3 if mode == "pawley" else 1e-4, use_po, use_sf)
         hkl = phase.hkl[sel]
         coef = np.zeros((sel.size, 6))
         coef[:, :q0.size] = _hkl_table(phase)[1][sel] @ metric_basis(phase.crystal_system, tie)
@@ -297,11 +333,12 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
     return Layout(
         warm_complete=bool(complete) and "background" in warm,
         names=names, p0=np.array(p0, float), lb=np.array(lb, float), ub=np.array(ub, float),
-        flagged=np.array(flag, bool), owner=np.array(owner, np.int64),
+        flagged=np.array(flag, bool), flagged_upper=np.array(flag_up, bool),
+        owner=np.array(owner, np.int64),
         glob=np.array([iz, idisp, ibg], np.int64), phase_idx=phase_idx,
         ph=np.ascontiguousarray(np.concatenate(ph + [np.zeros(0, np.int64)]).astype(np.int64)),
         bq=np.ascontiguousarray(np.concatenate(bq + [np.zeros((0, 6))])),
         fbase=np.ascontiguousarray(np.concatenate(fb + [np.zeros(0)])),
-        cos2=np.ascontiguousarray(np.concatenate(c2 + [np.zeros(0)])),
+        cos2=np.ascontiguousarray(np.concatenate(c2 + [np.zeros((0, 2))])),
         i_int=np.ascontiguousarray(np.concatenate(ii + [np.zeros(0, np.int64)])),
         hkl=hkls, modes=modes, ties=ties)

@@ -8,8 +8,9 @@ code   name              meaning
 =====  ================  ==========================================================
 0      converged         χ² at a minimum inside the bounds; esds from the covariance
 1      iteration_limit   the iteration budget ran out before the convergence test passed
-2      at_bound          a cell parameter, the zero shift, the displacement or an upper
-                         width bound of the phase holds the minimum (value biased)
+2      at_bound          a cell parameter, the zero shift, the displacement or the upper
+                         bound of the phase's stacking-fault breadth holds the minimum
+                         (value biased)
 3      singular          the normal matrix is not positive definite at the solution
                          (a parameter undetermined: no esd)
 4      not_refined       too few data points near the phase's reflections
@@ -83,6 +84,22 @@ class RefineOptions:
         (absorption lengths: see :func:`phasetrace.refine.model.resolve_geometry`).
     preferred_orientation : bool
         Refine a March–Dollase r along the layer normal (c*) of layered phases.
+    stacking_faults : bool
+        Refine a stacking-fault breadth Δl for the O/P intergrowths (OP4, OP2) and the
+        phases in ``stacking_fault_labels``
+        (:func:`phasetrace.refine.model.stacking_fault_sensitive`): their h − k ≠ 3n,
+        l ≠ 0 reflections get an extra Lorentzian Γ_sf = Δl λ |l| c*² / (d* cos θ) (rad 2θ):
+        a breadth Δl (FWHM, reciprocal-lattice units of l) along the c* rod projected on d*
+        (Warren 1969 §13: random layer faults broaden those rods by a constant Δl, ∝ the
+        fault probability, and leave h − k = 3n and 00l sharp).  Its lower bound 0 (no
+        faults) is physical and is not flagged.
+    stacking_fault_labels : tuple of str
+        Further layered phases in hexagonal cells (e.g. ``("O3",)`` for a faulted O3) that
+        get the term.
+    max_sf_dl : float
+        Upper bound of Δl (rlu).  1: the breadth equals the spacing of l along the rod, the
+        reflections of the stacking no longer exist as Bragg peaks (random stacking), so a
+        fit reaching it is flagged ``at_bound``.
     n_background : int
         Refinable Chebyshev terms added to the estimated background.
     zero0, max_zero_deg, displacement0, max_displacement_deg : float
@@ -104,6 +121,9 @@ class RefineOptions:
     pawley_labels: tuple[str, ...] = ()
     geometry: str = "auto"
     preferred_orientation: bool = True
+    stacking_faults: bool = True
+    stacking_fault_labels: tuple[str, ...] = ()
+    max_sf_dl: float = 1.0
     n_background: int = 3
     zero0: float = 0.0
     max_zero_deg: float = 0.5
@@ -133,6 +153,9 @@ class PhaseSolution:
         Rietveld scale S (NaN in Pawley mode).
     u, w, eta, po_r : float
         Caglioti U, W (deg²), Lorentz fraction, March–Dollase r (1: none / not refined).
+    sf_dl, esd_sf_dl : float
+        Stacking-fault breadth Δl along c* (FWHM, reciprocal-lattice units; see
+        ``RefineOptions.stacking_faults``) and its esd; NaN when not refined.
     hkl : ndarray (K, 3) int
     intensity : ndarray (K,)
         Integrated Kα1 intensities A_k (counts·deg).
@@ -163,6 +186,8 @@ class PhaseSolution:
     volume_fraction: float = np.nan
     esd_volume_fraction: float = np.nan
     q: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sf_dl: float = np.nan
+    esd_sf_dl: float = np.nan
 
 
 @dataclass
