@@ -9,8 +9,10 @@ Coordinates (fractional, conventional hexagonal/cubic settings):
 
 * P2, P6₃/mmc: Na 2b (0,0,¼) occ. 0.25 and 2d (⅓,⅔,¾) occ. 0.42, TM 2a (0,0,0),
   O 4f (⅓,⅔,0.09) — Na2/3Ni1/3Mn2/3O2, Lu & Dahn, J. Electrochem. Soc. 148, A1225 (2001).
-* O3, R-3m: Na 3b (0,0,½), TM 3a (0,0,0), O 6c (0,0,0.234) — α-NaFeO2 type
-  (COD 1010644); NaNi0.5Mn0.5O2, Komaba et al., Inorg. Chem. 51, 6211 (2012).
+* O3, R-3m: Na 3b (0,0,½), TM 3a (0,0,0), O 6c (0,0,0.266) — α-NaFeO2 type
+  (COD 1010644, there Na 3a, Fe 3b, O z = 0.234: the same structure with the origin on Na,
+  z → ½ − z here); TM–O 2.01 Å, Na–O 2.33 Å at a 2.96, c 16.0 Å; NaNi0.5Mn0.5O2,
+  Komaba et al., Inorg. Chem. 51, 6211 (2012).
 * P3, R3m: TM 3a (0,0,0), O 3a (0,0,0.390) and (0,0,0.610), Na 3a (0,0,0.167)
   occ. 0.6 — P3-Na0.67CoO2 type, Delmas et al., Physica B+C 99, 81 (1980).
 * S, Fd-3m (origin choice 1): Li 8a (0,0,0), Mn 16d (⅝,⅝,⅝), O 32e x = 0.388 — LiMn2O4 (COD 1513962).
@@ -35,7 +37,7 @@ PROTOTYPES: dict[str, tuple[str, str, list, list, int]] = {
     "P2": ("P6_3/mmc", "hexagonal", [{"Na": 0.25}, {"Na": 0.42}, {"Ni": 1 / 3, "Mn": 2 / 3}, "O"],
            [[0, 0, 0.25], [1 / 3, 2 / 3, 0.75], [0, 0, 0], [1 / 3, 2 / 3, 0.09]], 2),
     "O3": ("R-3m", "hexagonal", [{"Na": 1.0}, {"Ni": 0.5, "Mn": 0.5}, "O"],
-           [[0, 0, 0.5], [0, 0, 0], [0, 0, 0.234]], 3),
+           [[0, 0, 0.5], [0, 0, 0], [0, 0, 0.266]], 3),
     "P3": ("R3m", "hexagonal", [{"Ni": 1 / 3, "Mn": 2 / 3}, "O", "O", {"Na": 0.6}],
            [[0, 0, 0], [0, 0, 0.390], [0, 0, 0.610], [0, 0, 0.167]], 3),
     "S": ("Fd-3m", "cubic", [{"Li": 1.0}, {"Mn": 1.0}, "O"],
