@@ -437,14 +437,20 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
                             maxiter, tol)
         if status != LM_CONTINUE:
             break
+        # χ² alone at the trial (no Jacobian rows): about half the trials are rejected;
+        # the normal equations are formed only at an accepted point (same arithmetic, same
+        # values as forming them with the trial)
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, False,
                           free, work, iwork)
         nfev += 1
         accepted, status = lm_judge(state, chi2t, dof, tol)
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
+            _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                      i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                      free, work, iwork)
             fc, ft = ft, fc
             r, rt = rt, r
             a, at = at, a

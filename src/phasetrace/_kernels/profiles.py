@@ -265,6 +265,38 @@ def doublet_center(c1: float, ratio: float):
 
 
 @njit(cache=True, nogil=True)
+def _add_pv(x, n, pk, c1, c2, dc2, k2, f, jac, col):
+    """:func:`add_peak` for the plain pseudo-Voigt: the same arithmetic as
+    :func:`peak_point` (bit-identical values and derivatives) with the slots kept in
+    registers instead of the ``d`` scratch array (about 3× faster)."""
+    fw = pk[P_FWHM]
+    eta = pk[P_SHAPE]
+    area = pk[P_AREA]
+    two = k2 > 0.0 and c2 == c2
+    for i in range(n):
+        val, dc, dfw, de = pv_unit(x[i] - c1, fw, eta)
+        v = area * val
+        jc = area * dc
+        jf = area * dfw
+        je = area * de
+        ja = val
+        if two:
+            val2, dc_2, dfw2, de2 = pv_unit(x[i] - c2, fw, eta)
+            v += k2 * (area * val2)
+            jc += k2 * (area * dc_2) * dc2
+            jf += k2 * (area * dfw2)
+            je += k2 * (area * de2)
+            ja += k2 * val2
+        if col >= 0:
+            jac[i, col + P_CENTER] = jc
+            jac[i, col + P_FWHM] = jf
+            jac[i, col + P_SHAPE] = je
+            jac[i, col + P_AREA] = ja
+            jac[i, col + P_ASYM] = 0.0
+        f[i] += v
+
+
+@njit(cache=True, nogil=True)
 def add_peak(x: np.ndarray, n: int, pk: np.ndarray, prof: int, ratio: float, k2: float,
              f: np.ndarray, jac: np.ndarray, col: int, d: np.ndarray) -> None:
     """Add one peak (and its Kα2 copy when ``k2 > 0``) to ``f[:n]`` and fill its Jacobian.
@@ -296,6 +328,9 @@ def add_peak(x: np.ndarray, n: int, pk: np.ndarray, prof: int, ratio: float, k2:
     dc2 = 0.0
     if k2 > 0.0:
         c2, dc2 = doublet_center(c1, ratio)
+    if prof == PROF_PV:
+        _add_pv(x, n, pk, c1, c2, dc2, k2, f, jac, col)
+        return
     cst = peak_constants(pk, prof)
     for i in range(n):
         v = peak_point(x[i] - c1, pk, prof, d, cst)

@@ -105,6 +105,7 @@ class StackIdentifier:
         step = float(np.median(np.diff(two_theta)))
         self.max_lag = max(int(round(2.0 * fwhm_deg / step)), 1)   # two peak widths
         self.states: list[ScanState] = [ScanState() for _ in range(obs.shape[0])]
+        self._lines_memo: dict[tuple, np.ndarray] = {}
 
     # ------------------------------------------------------------------ helpers
     def _before(self, s: int) -> list:
@@ -132,7 +133,18 @@ class StackIdentifier:
         return f, lp, k
 
     def _lines(self, phase: ReferencePhase, free: np.ndarray, zero: float) -> np.ndarray:
-        """2θ of the phase's reflections (every wavelength), shifted by the zero."""
+        """2θ of the phase's reflections (every wavelength), shifted by the zero.
+
+        Memoised on the exact (phase, cell, zero) of the last scan: a remove round asks for
+        every other phase's lines of one refinement once per tested phase."""
+        key = (phase.label, np.asarray(free, float).tobytes(), float(zero))
+        if key not in self._lines_memo:
+            if len(self._lines_memo) > 256:
+                self._lines_memo.clear()
+            self._lines_memo[key] = self._lines_of(phase, free, zero)
+        return self._lines_memo[key]
+
+    def _lines_of(self, phase: ReferencePhase, free: np.ndarray, zero: float) -> np.ndarray:
         cell = cell_from_free(phase.crystal_system, np.asarray(free, float))
         out = []
         for wl in self.wavelengths:
