@@ -72,3 +72,25 @@ def test_vanished_peak_flagged_and_found_again():
     assert np.mean(status[~absent] == FitStatus.CONVERGED) > 0.99
     back = res["center"].values[600:, 7] - stack.centers[600:, 7]
     assert np.nanmax(np.abs(back)) < 5 * np.nanmax(res["center_esd"].values[600:, 7])
+
+
+def test_fits_do_not_depend_on_the_thread_count():
+    """The answer of a run must not depend on the machine it ran on (issue 13): the
+    parallel blocks of the per-peak fits are set by the stack, not by the thread count."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 Numba threads")
+    stack = drifting_stack(120, 6, 1500, max_drift=0.4, seed=5)
+    before = numba.get_num_threads()
+    fits = []
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            fits.append(fit_arrays(stack.two_theta, stack.counts, peaks=stack.centers[0],
+                                   background=None))
+    finally:
+        numba.set_num_threads(before)
+    for name in ("center", "center_esd", "height", "status"):
+        a, b = fits[0][name].values, fits[1][name].values
+        assert np.array_equal(a, b, equal_nan=True), name

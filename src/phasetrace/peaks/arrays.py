@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 
 from .._kernels import batch
@@ -15,6 +14,10 @@ from ..errors import ConfigError, SchemaError
 
 __all__ = ["ArrayFit", "fit_stack_array", "group_peaks", "default_bounds", "SLOTS",
            "NP", "P_CENTER", "P_FWHM", "P_SHAPE", "P_AREA", "P_ASYM"]
+
+#: default number of parallel blocks of a stack's per-peak fits (independent of the thread
+#: count: 8 blocks keep 2–8 threads busy; more threads serve more stacks or chunks at once).
+N_BLOCKS = 8
 
 #: slot names per profile (the kernel layout, see ``phasetrace._kernels.profiles``).
 SLOTS = {
@@ -230,7 +233,10 @@ def fit_stack_array(
         from an in-order pilot pass, see ``pilot_stride``), and a peak that
         falls below detection is searched for where it was last fitted.
     chunk : int, optional
-        Scans per parallel block (default: about n_scans / (4 × threads)).
+        Scans per parallel block (default :data:`N_BLOCKS` blocks, 4 to 256 scans each).
+        Each block starts from the pilot state at its first scan, so the blocks are part
+        of the answer: the default depends on the stack alone, never on the thread count,
+        and a run gives the same fits on any machine and in any worker.
     pilot_stride : int
         With ``follow`` and more than one block: scans between the fits of the
         in-order pilot pass that gives each block its start state.  The pilot
@@ -282,8 +288,7 @@ def fit_stack_array(
     out = _allocate(n_scans, k, n_windows)
     if k == 0 or n_scans == 0:
         return _pack(out, labels)
-    nthreads = max(1, numba.get_num_threads())
-    chunk = int(chunk) if chunk else int(min(max(math.ceil(n_scans / (4 * nthreads)), 4), 256))
+    chunk = int(chunk) if chunk else int(min(max(math.ceil(n_scans / N_BLOCKS), 4), 256))
     bar = None
     if progress is True:
         from tqdm.auto import tqdm  # only when a bar is asked for
