@@ -67,18 +67,17 @@ class ScanState:
 
 
 def _determined(res: RefineResult, label: str, i: int) -> bool:
-    """Phase ``i``'s own parameters are off their bounds: none of its cell parameters or its
-    March–Dollase r held on a bound, and the phase refined at all.
+    """Phase ``i``'s own parameters are determined: the refinement reached a minimum (not
+    stopped by its iteration limit, not unrefined) with none of the phase's cell parameters
+    or its March–Dollase r held on a bound.
 
     On a bound of the tested phase's parameters the F distribution of nested models does not
-    hold (Self & Liang 1987).  The run's status is not used: it marks every phase
-    ``at_bound`` when a shared parameter (zero shift, displacement) sits on its window and
-    ``singular`` when any parameter (another phase's Pawley intensity at 0) is undetermined
-    — neither voids the χ² comparison of the models with and without this phase, which
-    needs their minima, not the covariance.  A refinement stopped by its iteration limit
-    counts too: the χ² with the phase is then an upper bound of its minimum, so the F of the
-    phase is a lower bound — the evidence is understated, never invented."""
-    if res.phases[i].status == RefineStatus.NOT_REFINED:
+    hold (Self & Liang 1987); without a minimum its parameters are not established.  The
+    run's ``at_bound``/``singular`` statuses are not used: they mark every phase when a
+    shared parameter (zero shift, displacement) sits on its window or any parameter (another
+    phase's Pawley intensity at 0) is undetermined — neither voids the χ² comparison of the
+    models with and without this phase, which needs their minima, not the covariance."""
+    if res.phases[i].status in (RefineStatus.ITERATION_LIMIT, RefineStatus.NOT_REFINED):
         return False
     own = (f"{label}.q", f"{label}.po_r")
     return not any(p.at_bound for p in res.params if p.name.startswith(own))
