@@ -69,28 +69,3 @@ def test_identify_section_round_trips_and_validates():
         Config.from_dict({"identify": {"min_score": 0.6}})
     assert math.log10(IdentifyConfig().alpha) == -3
 
-
-@pytest.mark.parametrize("variant, parent, free, expected", [
-    # Cmcm P'2 without distortion: b = √3 a, same c (two slabs each)
-    ("P'2", "P2", [2.90, 2.90 * math.sqrt(3), 11.20], [2.90, 11.20]),
-    # C2/m O'3 without distortion: a = √3 b, one slab of c·sin β; O3 has three
-    ("O'3", "O3", [2.96 * math.sqrt(3), 2.96, 15.77 / 3 / math.sin(math.radians(109.5)), 109.5],
-     [2.96, 15.77]),
-])
-def test_undistorted_variant_maps_onto_its_parent_cell(by_label, variant, parent, free, expected):
-    """The pseudo-hexagonal subcell of a variant with zero in-plane distortion is the parent's
-    own cell (the nested point of the variant-against-parent test)."""
-    from phasetrace.phases.stack import subcell_free
-
-    np.testing.assert_allclose(subcell_free(by_label[variant], by_label[parent], np.array(free)),
-                               expected, rtol=1e-9)
-
-
-def test_subcell_keeps_area_and_layer_spacing(by_label):
-    """O'3-NaNiO2 (C2/m, a 5.319, b 2.845, c 5.583 Å, β 110.46°; Dyer et al. 1954): its
-    subcell has the in-plane area a·b/2 = (√3/2)·a_h² and the layer spacing c·sin β."""
-    from phasetrace.phases.stack import subcell_free
-
-    a_h, c = subcell_free(by_label["O'3"], by_label["O3"], np.array([5.319, 2.845, 5.583, 110.46]))
-    assert math.sqrt(3) / 2 * a_h ** 2 == pytest.approx(5.319 * 2.845 / 2, rel=1e-12)
-    assert c / 3 == pytest.approx(5.583 * math.sin(math.radians(110.46)), rel=1e-12)

@@ -7,11 +7,7 @@ Forward pass (scan 0 → S−1)
     search (:func:`.identify.search_cell`, every library phase within its lattice range)
     proposes candidates — phases whose match reaches ``propose_score`` — and each is
     *add-tested*: refined with the model and kept when the Hamilton F-test
-    (:mod:`.presence`) gives p < α.  A distorted variant whose cell is its parent's (in the
-    model) split (``_collapses``) is not added: that is the symmetry test's question.  The
-    added phase's lattice is then refined with every other library structure of its crystal
-    system whose range holds it (O'3 and P'3 share one C2/m lattice) and the best χ² is
-    kept (``_same_lattice``).  Every phase of the model is then *remove-tested* (the
+    (:mod:`.presence`) gives p < α.  Every phase of the model is then *remove-tested* (the
     model without it refined from the full model's solution); the least significant phase
     with p ≥ α leaves, and the test repeats.  A distorted variant in the model (O'3, P'2,
     P'3) is tested against its parent in its place (the nested test of the extra cell
@@ -38,13 +34,13 @@ import numpy as np
 
 from ..config import IdentifyConfig
 from ..refine import RefineResult, RefineStatus, warm_start
-from .cell import cell_from_free, interlayer_spacing
+from .cell import cell_from_free
 from .identify import CellMatch
 from .presence import (Evidence, correlation_factor, f_test, residual_peaks, residual_snr_limit,
                        search_trials, wald_log10_p)
 from .reference import ReferencePhase
 
-__all__ = ["ScanState", "StackIdentifier", "subcell_free"]
+__all__ = ["ScanState", "StackIdentifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,34 +63,10 @@ class ScanState:
 
 
 def _determined(res: RefineResult, label: str, i: int) -> bool:
-    """Phase ``i``'s own parameters are determined: the refinement reached a minimum (not
-    stopped by its iteration limit, not unrefined) with none of the phase's cell parameters
-    or its March–Dollase r held on a bound.
-
-    On a bound of the tested phase's parameters the F distribution of nested models does not
-    hold (Self & Liang 1987); without a minimum its parameters are not established.  The
-    run's ``at_bound``/``singular`` statuses are not used: they mark every phase when a
-    shared parameter (zero shift, displacement) sits on its window or any parameter (another
-    phase's Pawley intensity at 0) is undetermined — neither voids the χ² comparison of the
-    models with and without this phase, which needs their minima, not the covariance."""
-    if res.phases[i].status in (RefineStatus.ITERATION_LIMIT, RefineStatus.NOT_REFINED):
+    """Phase ``i`` converged with no parameter of its own held on a bound."""
+    if res.phases[i].status != RefineStatus.CONVERGED:
         return False
-    own = (f"{label}.q", f"{label}.po_r")
-    return not any(p.at_bound for p in res.params if p.name.startswith(own))
-
-
-def subcell_free(variant: ReferencePhase, parent: ReferencePhase, free: np.ndarray) -> np.ndarray:
-    """Free (a, c) of the hexagonal parent with the variant's pseudo-hexagonal subcell.
-
-    The variant's in-plane a × b cell (C2/m O'3/P'3, Cmcm P'2) holds two hexagonal cells,
-    a·b = √3·a_h²; its interlayer spacing d (:func:`.cell.interlayer_spacing`) gives the
-    parent's c = n_slabs(parent) · d.  The parent at this cell is the variant with its
-    distortion removed, the cell keeping the variant's area and layer spacing.
-    """
-    cell = cell_from_free(variant.crystal_system, np.asarray(free, float))
-    a_h = math.sqrt(cell[0] * cell[1] / math.sqrt(3.0))
-    d = float(interlayer_spacing(cell, max(variant.n_slabs, 1)))
-    return np.array([a_h, d * max(parent.n_slabs, 1)])
+    return not any(p.at_bound for p in res.params if p.name == f"{label}.po_r")
 
 
 def _chi2(res: RefineResult) -> float:
@@ -190,10 +162,10 @@ class StackIdentifier:
         the intensity no other phase of the model can produce.  A phase whose reflections all
         sit on the others' (a 00l series coinciding with another phase's, a cell drifting onto
         a neighbour's) only reshapes the others' peaks (preferred orientation, widths) and is
-        no evidence of a phase.  A phase whose refinement sits on a bound (cell at its lattice
-        range, March–Dollase r at its limit) or is singular gives no evidence either: on a
-        boundary the F distribution of nested models does not hold (Self & Liang 1987) and
-        the phase's parameters are not determined by the data (:func:`_determined`).
+        no evidence of a phase.  A phase whose refinement is not converged inside its bounds
+        (cell at its lattice range, March–Dollase r at its limit) gives no evidence either: on
+        a boundary the F distribution of nested models does not hold (Self & Liang 1987) and
+        the phase's parameters are not determined by the data.
         """
         f, lp, k = self._compare(s, small, big)
         if not _determined(big, phases_big[i].label, i):
@@ -217,48 +189,6 @@ class StackIdentifier:
                if name in "abc" and lo > 0 and hi > lo]
         trials = search_trials(max(rel, default=0.0), float(np.nanmax(self.tt)), self.fwhm)
         return self.log_alpha - math.log10(max(m, 1) * trials)
-
-    def _collapses(self, s, phases, res, i) -> bool:
-        """Whether variant ``i`` of ``res`` is its parent's cell split, the parent being in the
-        model: every parent reflection at the variant's subcell (:func:`subcell_free`) within
-        one FWHM of the same reflection at the parent's refined cell.  Its only evidence is
-        then the splitting of the parent's own lines — the question the symmetry test asks
-        with the variant in the parent's place — not intensity of a phase of its own."""
-        variant = phases[i]
-        j = next((k for k, p in enumerate(phases) if p.label == variant.parent), None)
-        if j is None or phases[j].free_names != ("a", "c") or not self.wavelengths:
-            return False
-        parent, wl = phases[j], self.wavelengths[0]
-        sub = cell_from_free(parent.crystal_system, subcell_free(variant, parent, res.free[i]))
-        tt0, inten = parent.intensities(cell_from_free(parent.crystal_system, res.free[j]), wl)
-        tt1, _ = parent.intensities(sub, wl)
-        ok = np.isfinite(tt0) & np.isfinite(tt1) & (tt0 >= self.tt[0]) & (tt0 <= self.tt[-1])
-        if not ok.any():
-            return False
-        ok &= inten >= 1e-2 * np.max(inten[ok])
-        return bool(np.max(np.abs(tt1[ok] - tt0[ok])) <= self.fwhm)
-
-    def _same_lattice(self, s, phases, trial, have, evidence):
-        """The structure that fits best on the lattice the added phase (last of ``phases``)
-        refined to: every library phase of its crystal system and family whose lattice range
-        holds that cell (O'3 and P'3: one C2/m lattice, different atoms) is refined in its
-        place from that cell, and the lowest χ² is kept — non-nested alternatives with the
-        same parameters, so the likelihood ratio (equivalently AIC or BIC) reduces to χ²."""
-        cand, free = phases[-1], np.asarray(trial.free[-1], float)
-        best = (_chi2(trial), cand, trial)
-        for alt in self.library:
-            if (alt.label in have or alt.label == cand.label or alt.is_cell_component
-                    or alt.crystal_system != cand.crystal_system or alt.family != cand.family):
-                continue
-            bounds = alt.free_bounds
-            if not np.all((free >= bounds[:, 0]) & (free <= bounds[:, 1])):
-                continue
-            other = self._refit(s, phases[:-1] + [alt], list(trial.free), warm_start(trial))
-            if other is not None and other.converged and _chi2(other) < best[0]:
-                logger.debug("scan %d: %s fits the lattice of %s better (χ² %.1f < %.1f)", s,
-                             alt.label, cand.label, _chi2(other), best[0])
-                best = (_chi2(other), alt, other)
-        return phases[:-1] + [best[1]], best[2]
 
     def _has_residual(self, s: int, res: RefineResult) -> bool:
         peaks = residual_peaks(self.tt, self.obs[s] - res.calc, self.sigma[s],
@@ -289,8 +219,6 @@ class StackIdentifier:
             if trial is None:
                 continue
             f, lp, k = self._phase_test(s, res, trial, phases + [cand], len(phases))
-            if self._collapses(s, phases + [cand], trial, len(phases)):
-                lp = 0.0
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             if (lp < self._search_log_alpha(cand, len(cands))
                     and (best is None or lp < best[0])):
@@ -298,13 +226,9 @@ class StackIdentifier:
         if best is None:
             return None
         lp, cand, trial, f, k = best
-        new, trial = self._same_lattice(s, phases + [cand], trial, have, evidence)
-        if new[-1] is not cand:
-            evidence[cand.label] = Evidence("add", f, lp, k, False)
-            cand = new[-1]
         evidence[cand.label] = Evidence("add", f, lp, k, True)
         logger.debug("scan %d: %s added (F %.3g, log10 p %.1f)", s, cand.label, f, lp)
-        return new, trial
+        return phases + [cand], trial
 
     def _swap(self, s, phases, res, i, other, start, evidence, test="symmetry"):
         """Phase ``i`` replaced by ``other`` (its parent or its variant), refined."""
