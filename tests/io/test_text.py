@@ -126,6 +126,26 @@ def test_small_negative_noise_is_accepted(tmp_path):
     assert ds["intensity"].values.min() == -3.0
 
 
+def test_third_column_that_is_not_sigma_is_ignored(tmp_path, caplog):
+    """Counts (Poisson about 1000 + a peak) beside a smooth background curve of ~1000 (as
+    XRD-AutoAnalyzer's example files have): the curve states errors ~30× the counts'
+    scatter (√1000 ≈ 32), so it is not σ; σ = √I is used and the file is named."""
+    rng = np.random.default_rng(0)
+    tt = np.arange(10.0, 30.0, 0.02)
+    mean = 1000.0 + 800.0 * np.exp(-0.5 * ((tt - 20.0) / 0.1) ** 2)
+    y = rng.poisson(mean).astype(float)
+    body = "\n".join(f"{a:.2f} {b:.0f} {1000 - 2 * (a - 10):.1f}" for a, b in zip(tt, y))
+    path = _write(tmp_path, "bg.xy", body)
+    with caplog.at_level("WARNING"):
+        ds = read_pattern(path)
+    np.testing.assert_allclose(ds["intensity_sigma"].values[0], np.sqrt(y))
+    assert f"{path}: the third column is not the intensities' σ" in caplog.text
+    # the same counts with their true σ keep the column
+    body = "\n".join(f"{a:.2f} {b:.0f} {math.sqrt(m):.3f}" for a, b, m in zip(tt, y, mean))
+    ds = read_pattern(_write(tmp_path, "sig.xye", body))
+    np.testing.assert_allclose(ds["intensity_sigma"].values[0], np.sqrt(mean), atol=1e-3)
+
+
 def test_zero_sigma_becomes_counting_error(tmp_path):
     body = "\n".join(f"{10 + 0.1 * i:.2f} {0 if i == 2 else 100} {0 if i == 2 else 10}" for i in range(10))
     ds = read_pattern(_write(tmp_path, "zero.xye", body))

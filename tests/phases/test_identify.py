@@ -9,7 +9,7 @@ import pytest
 
 from phasetrace._kernels.match import score_cells
 from phasetrace.phases.cell import cell_from_free, metric_from_free, reciprocal_metric
-from phasetrace.phases.identify import identify_scan, search_cell
+from phasetrace.phases.identify import identify_scan, search_cell, separate_twins
 from phasetrace.phases.peaksearch import estimate_background, estimate_fwhm, find_peaks
 
 from phasesim import pattern, simulate_stack
@@ -110,6 +110,23 @@ def test_cell_components_recognised(by_label, library):
     peaks, fwhm = _peaks(stack)
     ident = identify_scan(library, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
     assert sorted(ident.present) == ["Al", "O3"]
+
+
+def test_second_spinel_instance_takes_the_other_cell(by_label, library):
+    """Two cubic spinels (a 8.14 and 8.05 Å, a two-phase LixMn2O4 electrode): searched on all
+    peaks both instances would find one cell; the second instance, searched on the peaks the
+    first leaves unmatched, finds the other (within 0.1 %)."""
+    s1, s2 = by_label["S"], by_label["S#2"]
+    y = pattern([s1, s1], [[8.14], [8.05]], TT, wavelength_A=WL, scales=[0.5, 0.5])
+    stack = simulate_stack([y], TT, wavelength_A=WL, seed=6)
+    peaks, fwhm = _peaks(stack)
+    found = {p.label: search_cell(p, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+             for p in (s1, s2)}
+    assert abs(found["S"].free[0] - found["S#2"].free[0]) < 0.01     # the same cell twice
+    out = separate_twins([s1, s2], found, peaks[0], WL, (5, 35), tol_deg=0.3 * fwhm)
+    cells = sorted([out["S"].free[0], out["S#2"].free[0]])
+    np.testing.assert_allclose(cells, [8.05, 8.14], rtol=1e-3)
+    assert out["S#2"].score > 0.9 and found["S"].free[0] == out["S"].free[0]
 
 
 def test_same_peaks_tolerates_flicker_but_not_shifts():

@@ -68,3 +68,4 @@ def test_identify_section_round_trips_and_validates():
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['min_score'\] in \[identify\]"):
         Config.from_dict({"identify": {"min_score": 0.6}})
     assert math.log10(IdentifyConfig().alpha) == -3
+

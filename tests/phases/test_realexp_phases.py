@@ -81,6 +81,24 @@ def test_s_s_on_lmo_two_phase_gives_two_spinels():
     assert np.all((a > 7.95) & (a < 8.30)) and abs(a[0] - a[1]) > 0.05   # two distinct cubic cells
 
 
+@pytest.mark.shared
+def test_auto_on_lmo_two_phase_reports_two_spinels_and_no_layered_oxide():
+    """The automatic search carries a second spinel instance (two-phase LixMn2O4): the
+    second spinel's lines are its own, not a P2/P3 cell fitted onto them."""
+    from phasetrace.config import Config
+    from phasetrace.io import read_stack
+    from phasetrace.pipeline import analyse_stack
+
+    path = SHARED / "data" / "lmo_spinel_scimap" / "LMO-two-phase.plt"
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    res = analyse_stack(read_stack(str(path)), config=Config.from_dict({"peaks": {"enabled": False}}))
+    present = [str(p) for p, x in zip(res.phase.values, res.present.values[0]) if x]
+    assert sorted(present) == ["S", "S#2"]
+    a = res.a.sel(phase=["S", "S#2"]).values[0]
+    assert np.all((a > 7.95) & (a < 8.30)) and abs(a[0] - a[1]) > 0.05
+
+
 # -- P1 CIFs ------------------------------------------------------------------------------
 ANATASE = (3.7845, 9.5143)   # I4_1/amd, Ti 4a, O 8e z 0.2081 (Horn et al., Z. Kristallogr. 1972)
 

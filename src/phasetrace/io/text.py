@@ -278,6 +278,45 @@ def x_to_two_theta(path: Path, x: np.ndarray, label: str, wavelength_A: float) -
     return tt
 
 
+#: a third column claiming errors this many times the intensities' own point-to-point scatter
+#: is not their σ (see :func:`_is_sigma`)
+_SIGMA_EXCESS = 10.0
+
+
+def _scatter_ratio(y: np.ndarray, sigma: np.ndarray) -> float:
+    """Robust ratio of the second-difference scatter of ``y`` to what errors ``sigma`` predict.
+
+    e_i = y_{i+1} − 2y_i + y_{i−1} of independent errors σ_i has variance
+    σ²_{i−1} + 4σ²_i + σ²_{i+1} (a smooth pattern's curvature adds little between peaks), so
+    median|e_i| / √(…) / 0.6745 is 1 ± O(1/√N) when ``sigma`` is the error of ``y``.
+    """
+    e = y[2:] - 2.0 * y[1:-1] + y[:-2]
+    var = sigma[:-2] ** 2 + 4 * sigma[1:-1] ** 2 + sigma[2:] ** 2
+    return float(np.median(np.abs(e) / np.sqrt(np.maximum(var, 1e-300)))) / 0.6744897501960817
+
+
+def _is_sigma(path: Path, y: np.ndarray, col: np.ndarray) -> bool:
+    """Whether a third column can be the σ of the intensities ``y``.
+
+    Not when it states errors ``_SIGMA_EXCESS`` times the scatter the intensities show
+    (:func:`_scatter_ratio` < 0.1): no set of independent errors gives a scatter ten times
+    smaller than their σ, and smoothing or rebinning with the σ propagated lowers the ratio
+    to √(2/3n) for n points averaged, below 0.1 only for n > 66 (several peak widths).
+    Measured files with a σ column give 0.7–1.8.  Such a column is another quantity (a
+    background or model curve written beside the data); it is ignored and σ = √I used, with
+    a warning.  Intensities without any scatter (median second difference 0: noise-free,
+    written exactly) give nothing to compare and keep their column.
+    """
+    if y.size < 8 or not np.all(np.isfinite(col)) or np.any(col <= 0):
+        return True   # build_stack reports an unusable σ column
+    if np.median(np.abs(np.diff(y, 2))) == 0 or _scatter_ratio(y, col) >= 1.0 / _SIGMA_EXCESS:
+        return True
+    logger.warning("%s: the third column is not the intensities' σ (it is %.0f times their "
+                   "point-to-point scatter); ignored, σ = √I used",
+                   path, 1.0 / max(_scatter_ratio(y, col), 1e-12))
+    return False
+
+
 @register("text", extensions=(".xy", ".xye", ".dat", ".csv", ".txt", ".asc"),
           description="plain text columns 2θ, I[, σ]")
 def read(path: str | Path, *, wavelength_A: float | None = None) -> xr.Dataset:
@@ -317,7 +356,7 @@ def stack_from_columns(path: Path, header: list[str], cols: np.ndarray, *, sourc
     header_wl = wl[0] if wl else math.nan
     known = check_wavelength(wavelength_A, source=f"{path}: wavelength") if wavelength_A else header_wl
     x = x_to_two_theta(path, cols[:, 0], label, known)
-    sigma = cols[:, 2] if cols.shape[1] >= 3 else None
+    sigma = cols[:, 2] if cols.shape[1] >= 3 and _is_sigma(path, cols[:, 1], cols[:, 2]) else None
     if cols.shape[1] > 3:
         logger.info("%s: %d columns; using the first three as 2θ, I, σ", path, cols.shape[1])
     coords = {"temperature_K": [header_temperature_K(header, source=str(path))], "datetime_start": [header_datetime(header)]}

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from ..config import IdentifyConfig, RefineConfig
 from ..errors import ConfigError, FitError
-from ..phases.identify import ScanIdentification, identify_scan, search_cell
+from ..phases.identify import ScanIdentification, identify_scan, search_cell, separate_twins
 from ..phases.stack import StackIdentifier
 from ..phases.peaksearch import PeakList, estimate_background, estimate_fwhm, find_peaks
 from ..phases.reference import ReferencePhase
@@ -295,10 +295,12 @@ def _fit_scan(run: _Stack):
 def _proposer(run: _Stack, library, peak_lists):
     """The cell search of every library phase on a scan's peaks (candidates only)."""
     def propose(s, priors):
-        return {p.label: search_cell(p, peak_lists[s], run.wl, run.tt_range,
-                                     tol_deg=run.tol, priors=priors.get(p.label),
-                                     wavelength2_A=run.wl2, cache=run.coarse_cache)
-                for p in library}
+        found = {p.label: search_cell(p, peak_lists[s], run.wl, run.tt_range,
+                                      tol_deg=run.tol, priors=priors.get(p.label),
+                                      wavelength2_A=run.wl2, cache=run.coarse_cache)
+                 for p in library}
+        return separate_twins(library, found, peak_lists[s], run.wl, run.tt_range,
+                              tol_deg=run.tol, wavelength2_A=run.wl2, priors=priors)
 
     def initial(s, matches):
         ident = identify_scan(library, peak_lists[s], run.wl, run.tt_range,

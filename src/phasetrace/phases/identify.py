@@ -32,7 +32,8 @@ from .cell import cell_from_free, d_spacing, metric_from_free
 from .peaksearch import PeakList
 from .reference import ReferencePhase
 
-__all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "match_peaks"]
+__all__ = ["CellMatch", "ScanIdentification", "search_cell", "identify_scan", "match_peaks",
+           "separate_twins"]
 
 logger = logging.getLogger(__name__)
 
@@ -375,6 +376,38 @@ def _research_twins(library, accepted, remaining, matches, peaks, explained, wl,
             matched = match_peaks(phase, m.free, peaks.position, wl, tt_range, 2.5 * tol_deg,
                                   wavelength2_A=wl2)
             matches[phase.label] = CellMatch(m.free, m.score, matched)
+
+
+def separate_twins(library: list[ReferencePhase], matches: dict[str, CellMatch], peaks: PeakList,
+                   wavelength_A: float, tt_range: tuple[float, float], *, tol_deg: float,
+                   wavelength2_A: float = float("nan"),
+                   priors: dict[str, list[np.ndarray]] | None = None) -> dict[str, CellMatch]:
+    """Matches with every later instance of a phase (same CIF: ``S#2`` after ``S``) searched
+    again on the peaks its earlier instances leave unmatched.
+
+    Searched on all peaks, a second instance finds the first one's cell; two instances
+    of one structure are two cells only when the second explains peaks the first does
+    not (as :func:`identify_scan` does for accepted phases).  ``matches`` is not modified.
+    """
+    out = dict(matches)
+    seen: dict[str, np.ndarray] = {}
+    priors = priors or {}
+    for phase in library:
+        taken = seen.get(phase.source)
+        if taken is None:
+            seen[phase.source] = out[phase.label].matched.copy()
+            continue
+        left = PeakList(peaks.position[~taken], peaks.height[~taken], peaks.snr[~taken])
+        if left.position.size:
+            m = search_cell(phase, left, wavelength_A, tt_range, tol_deg=tol_deg,
+                            priors=priors.get(phase.label), wavelength2_A=wavelength2_A)
+            matched = match_peaks(phase, m.free, peaks.position, wavelength_A, tt_range,
+                                  2.5 * tol_deg, wavelength2_A=wavelength2_A)
+        else:
+            m, matched = CellMatch(phase.reference_free, 0.0, taken & False), taken & False
+        out[phase.label] = CellMatch(m.free, m.score, matched)
+        seen[phase.source] = taken | matched
+    return out
 
 
 def _prune_redundant(result: ScanIdentification, u: np.ndarray, total: float,

@@ -390,8 +390,8 @@ def load_library(
         phase = _named(phase) if named and not phase.is_cell_component else phase
         out.append(phase if instance == 1 else twin(phase, f"{label}#{instance}"))
         if instance == 1 and (isinstance(names, str) or i >= n_named):
-            # a cell part met at several places along the beam (the two walls of a coin cell)
-            # gives displaced copies of its pattern: index key `instances`
+            # index key `instances`: a cell part met at several places along the beam (the two
+            # walls of a coin cell), a phase reacting through two cells of its own structure
             out += [twin(phase, f"{label}#{k}") for k in range(2, int(meta.get("instances", 1)) + 1)]
     if isinstance(names, str) and elements:
         from .chemistry import restrict
