@@ -325,20 +325,25 @@ LM_CONTINUE = -1
 #: step differs from the Gauss–Newton one by less than 0.1 % in every direction of a).
 LM_LAM_GN = 1e-3
 
+#: the last accepted step validates the quadratic model of χ² when its actual decrease is
+#: within this fraction of the predicted one (ρ = actual / predicted, Moré 1978)
+LM_RHO_VALID = 0.1
+
 # slots of the solver state vector
-_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC = 0, 1, 2, 3, 4, 5
+_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC, _S_RHO = 0, 1, 2, 3, 4, 5, 6
 
 
 @njit(cache=True, nogil=True)
 def lm_start(chi2):
     """Solver state at the start point (χ² there; the caller has a, g at p)."""
-    state = np.empty(6)
+    state = np.empty(7)
     state[_S_LAM] = 1e-3
     state[_S_CHI2] = chi2
     state[_S_REF] = chi2
     state[_S_IT] = 1.0
     state[_S_PRED] = math.inf
     state[_S_DEC] = math.inf
+    state[_S_RHO] = math.nan
     return state
 
 
@@ -388,7 +393,8 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
             s -= a[i, j] * step[j]
         pred += s * step[i]
     state[_S_PRED] = pred
-    if state[_S_LAM] <= LM_LAM_GN and pred <= thr and state[_S_DEC] <= thr:
+    valid = state[_S_DEC] <= thr or abs(state[_S_RHO] - 1.0) <= LM_RHO_VALID
+    if state[_S_LAM] <= LM_LAM_GN and pred <= thr and valid:
         return LM_CONVERGED
     return LM_CONTINUE
 
@@ -405,6 +411,8 @@ def lm_judge(state, chi2t, dof, tol):
     chi2 = state[_S_CHI2]
     if chi2t == chi2t and chi2t <= chi2:
         state[_S_DEC] = chi2 - chi2t
+        pred = state[_S_PRED]
+        state[_S_RHO] = (chi2 - chi2t) / pred if pred > 0.0 else math.nan
         state[_S_CHI2] = chi2t
         state[_S_LAM] = max(state[_S_LAM] * 0.1, 1e-10)
         state[_S_IT] += 1.0

@@ -432,29 +432,34 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
     state = lm_start(chi2)
+    speculate = True
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
         if status != LM_CONTINUE:
             break
-        # χ² alone at the trial (no Jacobian rows): about half the trials are rejected;
-        # the normal equations are formed only at an accepted point (same arithmetic, same
-        # values as forming them with the trial)
+        # After an accepted step the next trial is usually accepted too (always, near the
+        # solution): its normal equations are formed with its χ², in one pass.  After a
+        # rejection, χ² alone is evaluated at the trial, and the normal equations only if
+        # it is accepted.  Either way a, g are those of the accepted point (same arithmetic,
+        # same values), so the path of the fit does not depend on the guess.
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, False,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, speculate,
                           free, work, iwork)
         nfev += 1
         accepted, status = lm_judge(state, chi2t, dof, tol)
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
-            _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                      i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
-                      free, work, iwork)
+            if not speculate:
+                _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                          free, work, iwork)
             fc, ft = ft, fc
             r, rt = rt, r
             a, at = at, a
             g, gt = gt, g
+        speculate = accepted
         if status != LM_CONTINUE:
             break
     chi2 = state[1]
