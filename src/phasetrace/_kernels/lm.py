@@ -362,10 +362,13 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
 
     Returns ``LM_CONTINUE`` (evaluate χ² at ``pt`` and call :func:`lm_judge`) or a final
     status: ``LM_CONVERGED`` when a Gauss–Newton step (damping ≤ ``LM_LAM_GN``) predicts a χ²
-    decrease ``pred = 2gᵀδ − δᵀaδ ≤ tol × max(χ²_ν, 1)`` and the last accepted step lowered
-    χ² by no more than that either (actual and predicted reductions both small, as MINPACK's
-    ``ftol`` test; the prediction alone can stop a fit at its start point on a misfit model
-    whose linearisation is poor).  Since ``δ_j² ≤ (a⁻¹)_jj δᵀaδ`` and
+    decrease ``pred = 2gᵀδ − δᵀaδ ≤ tol × max(χ²_ν, 1)`` and the prediction is trusted:
+    the last accepted step lowered χ² by no more than that either (actual and predicted
+    reductions both small, as MINPACK's ``ftol`` test), or its actual decrease was within
+    ``LM_RHO_VALID`` (10 %) of its own prediction — the quadratic model of χ² held over a
+    step larger than the next one, whose error (third order in the step) is then smaller
+    still.  The prediction alone can stop a fit at its start point on a misfit model whose
+    linearisation is poor: there no step has been taken, so neither condition holds.  Since ``δ_j² ≤ (a⁻¹)_jj δᵀaδ`` and
     ``δᵀaδ ≤ pred``, every parameter would move by less than ``√tol`` of its esd (0.03 esd
     for ``tol = 1e-3``): the point is the minimum to that precision and the step is not taken.
     ``LM_NOT_CONVERGED`` when ``maxiter`` Jacobians were used or the damped matrix cannot be
