@@ -238,9 +238,45 @@ class StackIdentifier:
         if best is None:
             return None
         lp, cand, trial, f, k = best
+        alt, other = self._same_lattice(s, phases, cand, trial, have)
+        if alt is not cand:
+            evidence[cand.label] = Evidence("add", f, lp, k, False)
+            f, lp, k = self._phase_test(s, res, other, phases + [alt], len(phases))
+            cand, trial = alt, other
         evidence[cand.label] = Evidence("add", f, lp, k, True)
         logger.debug("scan %d: %s added (F %.3g, log10 p %.1f)", s, cand.label, f, lp)
         return phases + [cand], trial
+
+    def _same_lattice(self, s, phases, cand, trial, have):
+        """The structure that fits best on the lattice the added ``cand`` refined to.
+
+        Every other library phase of its crystal system and family whose lattice range holds
+        that cell (O'3 and P'3 share one C2/m lattice, O3 and P3 one rhombohedral lattice;
+        the atoms differ) is refined in its place from that cell and profile.  These are
+        non-nested alternatives with the same parameters, so their likelihood ratio (and
+        AIC, BIC) reduces to the χ² difference: the lowest χ² is kept.  The add test asks
+        *whether* the lattice carries intensity the model lacks; this asks *which* structure
+        it is.  Returns (phase, refinement).
+        """
+        free = np.asarray(trial.free[-1], float)
+        best = (_chi2(trial), cand, trial)
+        for alt in self.library:
+            if (alt.label in have or alt.label == cand.label or alt.is_cell_component
+                    or alt.crystal_system != cand.crystal_system or alt.family != cand.family
+                    or alt.free_names != cand.free_names):
+                continue
+            bounds = alt.free_bounds
+            if not np.all((free >= bounds[:, 0]) & (free <= bounds[:, 1])):
+                continue
+            warm = warm_start(trial)      # the others as refined; alt scaled from scratch
+            warm.pop(cand.label, None)
+            other = self._refit(s, phases + [alt], list(trial.free), warm)
+            if (other is not None and _determined(other, alt.label, len(phases))
+                    and _chi2(other) < best[0]):
+                logger.debug("scan %d: %s fits the lattice of %s better (χ² %.1f < %.1f)", s,
+                             alt.label, cand.label, _chi2(other), best[0])
+                best = (_chi2(other), alt, other)
+        return best[1], best[2]
 
     def _swap(self, s, phases, res, i, other, start, evidence, test="symmetry"):
         """Phase ``i`` replaced by ``other`` (its parent or its variant), refined."""
