@@ -252,9 +252,10 @@ class StackIdentifier:
 
         Every other library phase of its crystal system and family whose lattice range holds
         that cell (O'3 and P'3 share one C2/m lattice, O3 and P3 one rhombohedral lattice;
-        the atoms differ) is refined in its place from that cell and profile.  These are
-        non-nested alternatives with the same parameters, so their likelihood ratio (and
-        AIC, BIC) reduces to the χ² difference: the lowest χ² is kept.  The add test asks
+        the atoms differ; a second instance of one structure, S#2, is no alternative) is
+        refined in its place from that cell.  These are non-nested alternatives with the same
+        parameters, so their likelihood ratio (and AIC, BIC) reduces to the χ² difference:
+        the lowest χ² is kept.  The add test asks
         *whether* the lattice carries intensity the model lacks; this asks *which* structure
         it is.  Returns (phase, refinement).
         """
@@ -262,6 +263,7 @@ class StackIdentifier:
         best = (_chi2(trial), cand, trial)
         for alt in self.library:
             if (alt.label in have or alt.label == cand.label or alt.is_cell_component
+                    or alt.source == cand.source      # another instance of one structure
                     or alt.crystal_system != cand.crystal_system or alt.family != cand.family
                     or alt.free_names != cand.free_names):
                 continue
