@@ -243,9 +243,47 @@ class StackIdentifier:
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             f, lp, k = self._phase_test(s, res, other, phases + [alt], len(phases))
             cand, trial = alt, other
+        moved = self._moved_lattice(s, phases, cand, trial)
+        if moved is not None:
+            evidence[cand.label] = Evidence("add", f, lp, k, False)
+            return moved
         evidence[cand.label] = Evidence("add", f, lp, k, True)
         logger.debug("scan %d: %s added (F %.3g, log10 p %.1f)", s, cand.label, f, lp)
         return phases + [cand], trial
+
+    def _moved_lattice(self, s, phases, cand, trial):
+        """A model phase of the added one's family that takes the added lattice instead.
+
+        When the model already holds a structure that could sit on the lattice ``cand``
+        refined to (same crystal system, family and range; another structure), the simpler
+        explanation is that phase, at that lattice, in place of both: its own earlier cell
+        was the wrong one.  The model with both is kept only when it is significantly better
+        (the F-test of the presence tests at α).  Returns (phases, refinement) of the simpler
+        model when it wins, else None.
+        """
+        free = np.asarray(trial.free[-1], float)
+        for i, alt in enumerate(phases):
+            if (alt.is_cell_component or alt.source == cand.source
+                    or alt.crystal_system != cand.crystal_system or alt.family != cand.family
+                    or alt.free_names != cand.free_names):
+                continue
+            bounds = alt.free_bounds
+            if not np.all((free >= bounds[:, 0]) & (free <= bounds[:, 1])):
+                continue
+            rest = phases[:i] + phases[i + 1:]
+            starts = [f for j, f in enumerate(trial.free[:-1]) if j != i] + [free]
+            warm = warm_start(trial)
+            warm.pop(alt.label, None)
+            warm.pop(cand.label, None)
+            small = self._refit(s, rest + [alt], starts, warm)
+            if small is None or not _determined(small, alt.label, len(rest)):
+                continue
+            f, lp, _ = self._compare(s, small, trial)
+            if lp >= self.log_alpha:
+                logger.debug("scan %d: %s moves to the lattice of %s (log10 p %.1f of both)",
+                             s, alt.label, cand.label, lp)
+                return rest + [alt], small
+        return None
 
     def _same_lattice(self, s, phases, cand, trial, have):
         """The structure that fits best on the lattice the added ``cand`` refined to.
