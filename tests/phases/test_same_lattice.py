@@ -1,4 +1,4 @@
-"""Which structure sits on a lattice two library phases share (``StackIdentifier._same_lattice``).
+"""Which structure sits on a lattice two library phases share (``structure_choice``).
 
 O'3 and P'3 are both C2/m with one cell family: a P'3 refined on an O'3 pattern lands on O'3's
 lines and passes the add test (its lattice does carry the missing intensity).  The choice of
@@ -17,6 +17,7 @@ import pytest
 from phasetrace.config import IdentifyConfig
 from phasetrace.phases import load_library
 from phasetrace.phases.stack import StackIdentifier
+from phasetrace.phases.structure_choice import best_structure
 from phasetrace.refine import RefineOptions, refine_pattern, warm_start
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,7 +54,7 @@ def test_o_prime_3_pattern_is_given_o_prime_3_not_p_prime_3():
     p2 = fit(0, [lib["P2"]], [np.array([2.857, 11.24])], {}, [])
     start = np.array([O3P.a + 0.004, O3P.b - 0.002, O3P.c + 0.004, 110.05])
     with_p3 = fit(0, [lib["P2"], lib["P'3"]], [p2.free[0], start], warm_start(p2), [])
-    phase, res = ident._same_lattice(0, [lib["P2"]], lib["P'3"], with_p3, {"P2"})
+    phase, res = best_structure(ident, 0, [lib["P2"]], lib["P'3"], with_p3, {"P2"})
     assert phase.label == "O'3"
     chi2 = [r.redchi * (r.n_points - r.n_params) for r in (res, with_p3)]
     assert chi2[0] < chi2[1]

@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import IdentifyConfig
-from ..refine import RefineResult, RefineStatus, warm_start
+from ..refine import RefineResult, warm_start
 from .cell import cell_from_free
 from .identify import CellMatch
 from .presence import (Evidence, correlation_factor, f_test, residual_peaks, residual_snr_limit,
                        search_trials, wald_log10_p)
 from .reference import ReferencePhase
+from .structure_choice import best_structure, moved_lattice
+from .structure_choice import chi2_of as _chi2
+from .structure_choice import determined as _determined
 
 __all__ = ["ScanState", "StackIdentifier"]
 
@@ -60,17 +63,6 @@ class ScanState:
     result: RefineResult | None = None
     evidence: dict[str, Evidence] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
-
-
-def _determined(res: RefineResult, label: str, i: int) -> bool:
-    """Phase ``i`` converged with no parameter of its own held on a bound."""
-    if res.phases[i].status != RefineStatus.CONVERGED:
-        return False
-    return not any(p.at_bound for p in res.params if p.name == f"{label}.po_r")
-
-
-def _chi2(res: RefineResult) -> float:
-    return float(res.redchi) * max(res.n_points - res.n_params, 1)
 
 
 class StackIdentifier:
@@ -238,85 +230,18 @@ class StackIdentifier:
         if best is None:
             return None
         lp, cand, trial, f, k = best
-        alt, other = self._same_lattice(s, phases, cand, trial, have)
+        alt, other = best_structure(self, s, phases, cand, trial, have)
         if alt is not cand:
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             f, lp, k = self._phase_test(s, res, other, phases + [alt], len(phases))
             cand, trial = alt, other
-        moved = self._moved_lattice(s, phases, cand, trial)
+        moved = moved_lattice(self, s, phases, cand, trial)
         if moved is not None:
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             return moved
         evidence[cand.label] = Evidence("add", f, lp, k, True)
         logger.debug("scan %d: %s added (F %.3g, log10 p %.1f)", s, cand.label, f, lp)
         return phases + [cand], trial
-
-    def _moved_lattice(self, s, phases, cand, trial):
-        """A model phase of the added one's family that takes the added lattice instead.
-
-        When the model already holds a structure that could sit on the lattice ``cand``
-        refined to (same crystal system, family and range; another structure), the simpler
-        explanation is that phase, at that lattice, in place of both: its own earlier cell
-        was the wrong one.  The model with both is kept only when it is significantly better
-        (the F-test of the presence tests at α).  Returns (phases, refinement) of the simpler
-        model when it wins, else None.
-        """
-        free = np.asarray(trial.free[-1], float)
-        for i, alt in enumerate(phases):
-            if (alt.is_cell_component or alt.source == cand.source
-                    or alt.crystal_system != cand.crystal_system or alt.family != cand.family
-                    or alt.free_names != cand.free_names):
-                continue
-            bounds = alt.free_bounds
-            if not np.all((free >= bounds[:, 0]) & (free <= bounds[:, 1])):
-                continue
-            rest = phases[:i] + phases[i + 1:]
-            starts = [f for j, f in enumerate(trial.free[:-1]) if j != i] + [free]
-            warm = warm_start(trial)
-            warm.pop(alt.label, None)
-            warm.pop(cand.label, None)
-            small = self._refit(s, rest + [alt], starts, warm)
-            if small is None or not _determined(small, alt.label, len(rest)):
-                continue
-            f, lp, _ = self._compare(s, small, trial)
-            if lp >= self.log_alpha:
-                logger.debug("scan %d: %s moves to the lattice of %s (log10 p %.1f of both)",
-                             s, alt.label, cand.label, lp)
-                return rest + [alt], small
-        return None
-
-    def _same_lattice(self, s, phases, cand, trial, have):
-        """The structure that fits best on the lattice the added ``cand`` refined to.
-
-        Every other library phase of its crystal system and family whose lattice range holds
-        that cell (O'3 and P'3 share one C2/m lattice, O3 and P3 one rhombohedral lattice;
-        the atoms differ; a second instance of one structure, S#2, is no alternative) is
-        refined in its place from that cell.  These are non-nested alternatives with the same
-        parameters, so their likelihood ratio (and AIC, BIC) reduces to the χ² difference:
-        the lowest χ² is kept.  The add test asks
-        *whether* the lattice carries intensity the model lacks; this asks *which* structure
-        it is.  Returns (phase, refinement).
-        """
-        free = np.asarray(trial.free[-1], float)
-        best = (_chi2(trial), cand, trial)
-        for alt in self.library:
-            if (alt.label in have or alt.label == cand.label or alt.is_cell_component
-                    or alt.source == cand.source      # another instance of one structure
-                    or alt.crystal_system != cand.crystal_system or alt.family != cand.family
-                    or alt.free_names != cand.free_names):
-                continue
-            bounds = alt.free_bounds
-            if not np.all((free >= bounds[:, 0]) & (free <= bounds[:, 1])):
-                continue
-            warm = warm_start(trial)      # the others as refined; alt scaled from scratch
-            warm.pop(cand.label, None)
-            other = self._refit(s, phases + [alt], list(trial.free), warm)
-            if (other is not None and _determined(other, alt.label, len(phases))
-                    and _chi2(other) < best[0]):
-                logger.debug("scan %d: %s fits the lattice of %s better (χ² %.1f < %.1f)", s,
-                             alt.label, cand.label, _chi2(other), best[0])
-                best = (_chi2(other), alt, other)
-        return best[1], best[2]
 
     def _swap(self, s, phases, res, i, other, start, evidence, test="symmetry"):
         """Phase ``i`` replaced by ``other`` (its parent or its variant), refined."""
