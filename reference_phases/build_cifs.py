@@ -113,14 +113,22 @@ def main() -> None:  # noqa: D103 - script
     write("O1", o1, "O1-MO2 (CdI2 type), P-3m1, a 2.82 c 4.50 A: fully desodiated layered "
           "oxide, cf. O1-CoO2 (Amatucci et al., J. Electrochem. Soc. 143 (1996) 1114).\n"
           "M 1a; O 2d z 0.227 (idealised).")
-    # OP4: stacking AB BA CB BC (P, O, P, O interlayers), c = 2 dP + 2 dO.
+    # OP4: the P2 stacking AB BA with every second pair of slabs glided by (1/3, 2/3):
+    # AB BA BC CB (P, O, P, O interlayers), c = 2 dP + 2 dO.  A glide translates a slab and
+    # never turns it over, so the P2 sequence of slab orientations (O below/above the metal:
+    # AB(C) and BA(C) of opposite hand) is kept: the earlier AB BA CB BC listing had two
+    # slabs turned over (P6_3/mmc), a stacking no gliding of P2 slabs can produce.
     c4, dp = 20.36, 5.50
     z = [0.0, dp / c4, 0.5, 0.5 + dp / c4]
-    op4 = layered(2.842, c4, "Mn4+", [(A, B, z[0]), (B, A, z[1]), (C, B, z[2]), (B, C, z[3])],
-                  [C, C, A, A], [(0, 0, z[0] + dp / c4 / 2, 0.3), (2 / 3, 1 / 3, z[2] + dp / c4 / 2, 0.3)])
-    write("OP4", op4, "OP4-NaxMO2 O/P intergrowth, c = 2 d_P + 2 d_O, a 2.842 c 20.36 A: "
-          "Lu & Dahn, J. Electrochem. Soc. 148 (2001) A710; Talaie et al. Chem. Mater. 29 (2017) 6684.\n"
-          "Stacking AB BA CB BC, d_P 5.50 A, d_O 4.68 A, Na in prismatic layers (idealised model).",
+    op4 = layered(2.842, c4, "Mn4+", [(A, B, z[0]), (B, A, z[1]), (B, C, z[2]), (C, B, z[3])],
+                  [C, C, A, A], [(*A, z[0] + dp / c4 / 2, 0.3), (*B, z[2] + dp / c4 / 2, 0.3)])
+    write("OP4", op4, "OP4-NaxMO2 O/P intergrowth, P-6m2, c = 2 d_P + 2 d_O, a 2.842 c 20.36 A: "
+          "Lu & Dahn, J. Electrochem. Soc. 148 (2001) A710; Talaie et al. Chem. Mater. 29 (2017) 6684; "
+          "Somerville et al. Energy Environ. Sci. 12 (2019) 2223.\n"
+          "Stacking AB BA BC CB: P2 (AB BA) with every second slab pair glided by (1/3, 2/3), the\n"
+          "P2 -> OP4 -> O2 glide path (slabs translated, never turned over); d_P 5.50 A, d_O 4.68 A;\n"
+          "M-O 1.93 A (O 1.02 A above/below the metal plane), Na 0.3 per P layer on the prismatic\n"
+          "site sharing edges with both slabs (Na-O 2.38 A), O layers empty (idealised model).",
           symprec=None)
     c2, dp2 = 10.20, 5.55
     op2 = layered(2.842, c2, "Mn4+", [(A, B, 0.0), (B, C, dp2 / c2)], [C, A],
