@@ -8,18 +8,19 @@ Forward pass (scan 0 → S−1)
     phase within its lattice range) proposes candidates — phases whose match reaches
     ``propose_score`` — and each is *add-tested*: refined with the model and kept when the
     Hamilton F-test (:mod:`.presence`) gives p < α.  A residual is *already searched* when it
-    is that of the last scan whose candidates were all rejected: same model, each peak within
-    one FWHM of one of that scan's and its area not significantly larger
+    is that of the last scan whose candidates were all rejected: same model, and the net area
+    within one FWHM of each residual peak not significantly larger than that scan's
     (:func:`.presence.residual_grown`) — an unindexed line of a cell part would otherwise
     re-run the same rejected add tests in every scan.  Every phase of the model is then
     *remove-tested* (the model without it refined from the full model's solution); the least
     significant phase with p ≥ α leaves, and the test repeats.  Where the model is the
-    previous scan's (nothing added or swapped) and the scan is not a survey scan, a phase
-    whose Wald statistic is far beyond the level is kept without that refit.  A distorted variant in the model (O'3, P'2,
-    P'3) is tested against its parent in its place (the nested test of the extra cell
-    parameters): the parent (higher symmetry) is reported unless the distortion is
-    significant; a parent in the model on a proposal scan is tested against its variant the
-    same way.
+    previous scan's (nothing added or swapped), the scan is not a survey scan and every
+    phase is determined and far beyond the level by its Wald statistic, a phase is kept
+    without that refit (:meth:`StackIdentifier._needs_full_test`).  A distorted variant in
+    the model (O'3, P'2, P'3) is tested against its parent in its place (the nested test of
+    the extra cell parameters): the parent (higher symmetry) is reported unless the
+    distortion is significant; a parent in the model on a proposal scan is tested against
+    its variant the same way.
 Backward pass (S−2 → 0)
     A phase present in scan s+1 and absent in scan s is add-tested in s, starting from its
     cell and profile in s+1: a phase that grew for some scans before its peaks stood out is
@@ -315,16 +316,10 @@ class StackIdentifier:
     def _remove_round(self, s, phases, res, evidence, full_test: bool):
         """Remove-test every phase; drop the least significant with p ≥ α and repeat.
 
-        ``full_test`` (survey scans, and scans where a phase was added or swapped): every
-        phase, cell components included, is refitted without it.  Otherwise a phase whose
-        Wald log10 p on its scale is below ``wald_margin × log10 α`` is kept without the
-        refit, and cell components are kept.  The Wald statistic (scale/esd from the full
-        model's covariance, with the residual correlation factor) is the linearised
-        whole-pattern test; it does not see the second half of :meth:`_phase_test`, the
-        intensity no *other* phase can produce, which changes only when the other phases
-        change.  A scan whose candidates were proposed but all rejected carries its
-        predecessor's model unchanged, so its remove tests are those of any scan that did
-        not propose: the rejected candidates are no evidence about the model's phases."""
+        ``full_test`` (see :meth:`_needs_full_test`): every phase, cell components
+        included, is refitted without it.  Otherwise a phase whose Wald log10 p on its scale
+        is below ``wald_margin × log10 α`` is kept without the refit, and cell components
+        are kept."""
         while len(phases) > 1:
             corr = self._corr(s, res)
             worst = None
@@ -355,6 +350,34 @@ class StackIdentifier:
             phases, res = phases[:i] + phases[i + 1:], small
         return phases, res
 
+    def _needs_full_test(self, s, phases, res, matches, changed: bool) -> bool:
+        """Whether the remove tests of scan ``s`` refit the model without every phase.
+
+        Yes on survey scans, where the model was built afresh, and where a phase was added
+        or swapped in this scan: the second half of :meth:`_phase_test` — the intensity no
+        *other* phase can produce — changes when the other phases change, and the Wald
+        statistic (scale/esd from the full model's covariance, with the residual
+        correlation factor) is only the linearised whole-pattern half.  On a scan whose
+        candidates were proposed and all rejected the model is its predecessor's, and the
+        rejected candidates are no evidence about its phases: there the full test is kept
+        only where some phase (cell components included) is not determined
+        (:func:`_determined`: its full-model evidence is void, so the removal order the
+        refits give matters) or not beyond ``wald_margin × log10 α`` by its Wald statistic;
+        where all are, no refit can reverse the whole-pattern decision and the scan is
+        tested as a scan that did not propose."""
+        if s in self.survey or changed:
+            return True
+        if matches is None:
+            return False
+        corr = self._corr(s, res)
+        level = self.cfg.wald_margin * self.log_alpha
+        for i, phase in enumerate(phases):
+            sol = res.phases[i]
+            if not _determined(res, phase.label, i) or wald_log10_p(
+                    sol.scale, sol.esd_scale, corr, res.n_points, res.n_params) >= level:
+                return True
+        return False
+
     # ------------------------------------------------------------------ passes
     def _start_model(self, s):
         prev = self.states[s - 1] if s > 0 else None
@@ -368,11 +391,11 @@ class StackIdentifier:
         The cell search runs on survey scans, where the model is empty, and where the
         refinement leaves a significant residual peak that is not one already searched: a
         residual equal to that of the last scan whose candidates were all rejected (same
-        model, same peaks within one FWHM, no significant growth; :func:`.residual_grown`)
+        model, no residual peak whose area within one FWHM grew significantly;
+        :func:`.residual_grown`)
         would give the same add tests.  The remove tests refit the model without each phase
-        where the model changed in this scan (a phase added, a variant swapped) or on survey
-        scans; elsewhere a phase far beyond the level by its Wald statistic is kept without
-        the refit (:meth:`_remove_round`)."""
+        where :meth:`_needs_full_test` says so; elsewhere a phase far beyond the level by its
+        Wald statistic is kept without the refit (:meth:`_remove_round`)."""
         phases, starts, warm = self._start_model(s)
         evidence: dict[str, Evidence] = {}
         matches = None
@@ -382,9 +405,9 @@ class StackIdentifier:
             labels = self.initial(s, matches)
             phases = [p for p in self.library if p.label in labels]
             res = self._refit(s, phases, [matches[p.label].free for p in phases], {})
-        full = matches is not None or s in self.survey
+        fresh = matches is not None
         start_labels = [p.label for p in phases]
-        propose = full
+        propose = fresh or s in self.survey
         for _ in range(len(self.library)):
             if res is None:
                 break
@@ -405,7 +428,8 @@ class StackIdentifier:
             phases, res = added
         if res is not None:
             phases, res = self._symmetry(s, phases, res, matches, evidence)
-            full = full or [p.label for p in phases] != start_labels
+            full = self._needs_full_test(s, phases, res, matches,
+                                         fresh or [p.label for p in phases] != start_labels)
             phases, res = self._remove_round(s, phases, res, evidence, full)
         scores = {k: m.score for k, m in matches.items()} if matches else {}
         self.states[s] = ScanState(phases if res is not None else [], res, evidence, scores)
