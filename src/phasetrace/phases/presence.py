@@ -38,8 +38,8 @@ A residual that was already tested is not searched again (:class:`Residual`,
 :func:`residual_grown`): where a scan's significant residual peaks are those of an earlier scan
 whose candidates were all rejected — under the same model, the net area within one FWHM of
 each peak not larger than that scan's by more than k·σ of the area difference,
-k = Φ⁻¹(1 − α/P) for P peaks — the same data under the same model give the same add tests.  A new or grown residual peak is
-searched again.
+k = Φ⁻¹(1 − α/P) for P peaks — the same data under the same model give the same add
+tests.  A new or grown residual peak is searched again.
 """
 
 from __future__ import annotations
