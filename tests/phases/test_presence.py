@@ -9,8 +9,8 @@ import pytest
 
 from phasetrace.config import Config, IdentifyConfig
 from phasetrace.errors import ConfigError
-from phasetrace.phases.presence import (correlation_factor, f_test, residual_snr_limit,
-                                        wald_log10_p)
+from phasetrace.phases.presence import (Residual, correlation_factor, f_test, residual_grown,
+                                        residual_snr_limit, wald_log10_p)
 
 
 def test_white_residuals_count_fully():
@@ -69,3 +69,52 @@ def test_identify_section_round_trips_and_validates():
         Config.from_dict({"identify": {"min_score": 0.6}})
     assert math.log10(IdentifyConfig().alpha) == -3
 
+
+
+TT_R = np.linspace(20.0, 40.0, 2001)      # 0.01° steps, FWHM 0.1°
+SIG_R = np.full(TT_R.size, 10.0)          # counting σ of ~100 counts
+
+
+def _line(area_counts, centre=30.0, fwhm=0.1):
+    """Gaussian residual line of the given net area (counts summed over the points)."""
+    g = np.exp(-4 * math.log(2) * ((TT_R - centre) / fwhm) ** 2)
+    return area_counts * g / g.sum()
+
+
+def test_constant_residual_retested_at_most_at_rate_alpha():
+    """The same unindexed line in fresh counting noise: the growth test flags a fraction of
+    scans no larger than α (one-sided Φ⁻¹(1 − α) on the area difference; 4000 trials, the
+    binomial 99.9 % bound on 4 expected is 12)."""
+    rng = np.random.default_rng(5)
+    line = _line(2000.0)
+    first = Residual(np.array([30.0]), line + rng.normal(0, 10, TT_R.size), SIG_R,
+                     frozenset({"P2"}))
+    flagged = sum(residual_grown(TT_R, Residual(np.array([30.0 + rng.normal(0, 0.01)]),
+                                                line + rng.normal(0, 10, TT_R.size), SIG_R,
+                                                frozenset({"P2"})),
+                                 first, fwhm_deg=0.1, alpha=1e-3)
+                  for _ in range(4000))
+    assert flagged <= 12
+
+
+def test_grown_new_or_other_model_residual_is_searched_again():
+    """σ of the area difference over ±FWHM (21 points, σ 10 each, two scans) is
+    10·√42 = 64.8 counts; k = Φ⁻¹(1 − 10⁻³) = 3.09: growth by 400 counts (6.2 σ) is a
+    new search, by 100 (1.5 σ) is not; a line 0.15° (1.5 FWHM) away from every tested one
+    is new; a line that vanished is not; a line that was there but below the detection
+    threshold in the tested scan (not in its peak list) is not new data; another model is a
+    new null hypothesis."""
+    old = Residual(np.array([30.0]), _line(2000.0), SIG_R, frozenset({"P2"}))
+
+    def now(resid, pos=(30.0,), labels=("P2",)):
+        return Residual(np.array(pos), resid, SIG_R, frozenset(labels))
+
+    kw = {"fwhm_deg": 0.1, "alpha": 1e-3}
+    assert residual_grown(TT_R, now(_line(2400.0)), old, **kw)
+    assert not residual_grown(TT_R, now(_line(2100.0)), old, **kw)
+    assert residual_grown(TT_R, now(_line(2000.0) + _line(2000.0, 30.15), (30.0, 30.15)), old,
+                          **kw)
+    assert not residual_grown(TT_R, now(np.zeros(TT_R.size), ()), old, **kw)
+    undetected = Residual(np.array([]), _line(2000.0), SIG_R, frozenset({"P2"}))
+    assert not residual_grown(TT_R, now(_line(2000.0)), undetected, **kw)
+    assert residual_grown(TT_R, now(_line(2000.0), labels=("P2", "O2")), old, **kw)

@@ -33,6 +33,13 @@ look-elsewhere effect; Gross & Vitells 2010, *Eur. Phys. J. C* 70, 525).  It is 
 its p < α / (m · T), a Bonferroni bound with T = :func:`search_trials`, the number of
 resolution elements its lines sweep while its cell scans the range.  A phase carried from
 a neighbouring scan (its cell known) is tested at α.
+
+A residual that was already tested is not searched again (:class:`Residual`,
+:func:`residual_grown`): where a scan's significant residual peaks are those of an earlier scan
+whose candidates were all rejected — under the same model, the net area within one FWHM of
+each peak not larger than that scan's by more than k·σ of the area difference,
+k = Φ⁻¹(1 − α/P) for P peaks — the same data under the same model give the same add
+tests.  A new or grown residual peak is searched again.
 """
 
 from __future__ import annotations
@@ -45,8 +52,8 @@ from scipy import stats
 
 from .peaksearch import PeakList, find_peaks
 
-__all__ = ["Evidence", "correlation_factor", "f_test", "residual_peaks", "residual_snr_limit",
-           "search_trials", "wald_log10_p"]
+__all__ = ["Evidence", "Residual", "correlation_factor", "f_test", "residual_grown",
+           "residual_peaks", "residual_snr_limit", "search_trials", "wald_log10_p"]
 
 _LN10 = math.log(10.0)
 
@@ -208,3 +215,77 @@ def residual_peaks(two_theta: np.ndarray, resid: np.ndarray, sigma: np.ndarray, 
     return find_peaks(two_theta, np.asarray(resid, float)[None, :],
                       np.asarray(sigma, float)[None, :] * scale, fwhm_deg=fwhm_deg,
                       min_snr=snr_limit)[0]
+
+
+@dataclass(frozen=True)
+class Residual:
+    """Significant residual peaks of one scan's refinement, kept to compare later scans.
+
+    Attributes
+    ----------
+    position : ndarray (P,)
+        Residual peak centres, degrees 2θ (:func:`residual_peaks`).
+    resid : ndarray (N,)
+        y − calc of the refinement.
+    sigma : ndarray (N,)
+        Counting σ of y.
+    labels : frozenset of str
+        Phases of the model the residual is of (the add tests' null model).
+    """
+
+    position: np.ndarray
+    resid: np.ndarray
+    sigma: np.ndarray
+    labels: frozenset
+
+
+def _window_area(two_theta, resid, sigma, centre, fwhm_deg) -> tuple[float, float]:
+    """Net area (counts · points) of ``resid`` within one FWHM of ``centre`` and its variance."""
+    w = np.abs(two_theta - centre) <= fwhm_deg
+    w &= np.isfinite(resid) & np.isfinite(sigma)
+    return float(np.sum(resid[w])), float(np.sum(sigma[w] ** 2))
+
+
+def residual_grown(two_theta: np.ndarray, now: Residual, tested: Residual, *, fwhm_deg: float,
+                   alpha: float) -> bool:
+    """True when ``now`` has a residual peak that ``tested`` (an earlier scan's residual whose
+    add tests all failed) had not, or one that has grown significantly since.
+
+    For every significant residual peak of ``now`` the net area over ±FWHM around it (one
+    resolution element each side), A₁, is compared with the area of ``tested``'s residual
+    over the same window, A₀: the peak is new or grown when A₁ − A₀ > k·σ_Δ, with
+    σ_Δ² = Σσ₁² + Σσ₀² over the window (the counting noise of the two scans: a misfit of a
+    model that did not change is common to both and cancels in the difference) and
+    k = Φ⁻¹(1 − α/P), one-sided with a Bonferroni correction over the P peaks of ``now``.
+    So a constant residual (an unindexed cell-part line) triggers a new search in at most a
+    fraction α of scans by noise alone.  The window is the position test: a peak that moved
+    by more than a resolution element leaves the window of the old one and counts as new.
+    A peak detected now but not in ``tested`` whose intensity was already there (just below
+    the detection threshold, ``residual_snr_limit``) is not new data, and the add tests of
+    ``tested`` saw it.  A phase nucleating under a residual peak makes it grow and is
+    searched for again once the growth is significant; the backward pass of the stack then
+    finds where it begins.  A different model (``labels``) is always a new null hypothesis.
+
+    Examples
+    --------
+    >>> tt = np.linspace(10, 20, 1001)
+    >>> line = 50 * np.exp(-0.5 * ((tt - 15) / 0.04) ** 2)
+    >>> sig = np.full_like(tt, 3.0)
+    >>> old = Residual(np.array([15.0]), line, sig, frozenset({"P2"}))
+    >>> residual_grown(tt, old, old, fwhm_deg=0.1, alpha=1e-3)
+    False
+    >>> residual_grown(tt, Residual(np.array([15.0]), 2 * line, sig, frozenset({"P2"})), old,
+    ...                fwhm_deg=0.1, alpha=1e-3)
+    True
+    """
+    if now.labels != tested.labels:
+        return True
+    if now.position.size == 0:
+        return False
+    k = float(stats.norm.isf(alpha / now.position.size))
+    for centre in now.position:
+        a1, v1 = _window_area(two_theta, now.resid, now.sigma, centre, fwhm_deg)
+        a0, v0 = _window_area(two_theta, tested.resid, tested.sigma, centre, fwhm_deg)
+        if a1 - a0 > k * math.sqrt(v1 + v0):
+            return True
+    return False

@@ -3,17 +3,24 @@
 Forward pass (scan 0 → S−1)
     Each scan's model starts as the previous scan's phases, cells and profile (warm start).
     It is refined; where the refinement leaves a significant residual peak
-    (:func:`.presence.residual_peaks`), on survey scans and where the model is empty, the cell
-    search (:func:`.identify.search_cell`, every library phase within its lattice range)
-    proposes candidates — phases whose match reaches ``propose_score`` — and each is
-    *add-tested*: refined with the model and kept when the Hamilton F-test
-    (:mod:`.presence`) gives p < α.  Every phase of the model is then *remove-tested* (the
-    model without it refined from the full model's solution); the least significant phase
-    with p ≥ α leaves, and the test repeats.  A distorted variant in the model (O'3, P'2,
-    P'3) is tested against its parent in its place (the nested test of the extra cell
-    parameters): the parent (higher symmetry) is reported unless the distortion is
-    significant; a parent in the model on a proposal scan is tested against its variant the
-    same way.
+    (:func:`.presence.residual_peaks`) that is not one already searched, on survey scans and
+    where the model is empty, the cell search (:func:`.identify.search_cell`, every library
+    phase within its lattice range) proposes candidates — phases whose match reaches
+    ``propose_score`` — and each is *add-tested*: refined with the model and kept when the
+    Hamilton F-test (:mod:`.presence`) gives p < α.  A residual is *already searched* when it
+    is that of the last scan whose candidates were all rejected: same model, and the net area
+    within one FWHM of each residual peak not significantly larger than that scan's
+    (:func:`.presence.residual_grown`) — an unindexed line of a cell part would otherwise
+    re-run the same rejected add tests in every scan.  Every phase of the model is then
+    *remove-tested* (the model without it refined from the full model's solution); the least
+    significant phase with p ≥ α leaves, and the test repeats.  Where the model is the
+    previous scan's (nothing added or swapped), the scan is not a survey scan and every
+    phase is determined and far beyond the level by its Wald statistic, a phase is kept
+    without that refit (:meth:`StackIdentifier._needs_full_test`).  A distorted variant in
+    the model (O'3, P'2, P'3) is tested against its parent in its place (the nested test of
+    the extra cell parameters): the parent (higher symmetry) is reported unless the
+    distortion is significant; a parent in the model on a proposal scan is tested against
+    its variant the same way.
 Backward pass (S−2 → 0)
     A phase present in scan s+1 and absent in scan s is add-tested in s, starting from its
     cell and profile in s+1: a phase that grew for some scans before its peaks stood out is
@@ -36,8 +43,8 @@ from ..config import IdentifyConfig
 from ..refine import RefineResult, warm_start
 from .cell import cell_from_free
 from .identify import CellMatch
-from .presence import (Evidence, correlation_factor, f_test, residual_peaks, residual_snr_limit,
-                       search_trials, wald_log10_p)
+from .presence import (Evidence, Residual, correlation_factor, f_test, residual_grown,
+                       residual_peaks, residual_snr_limit, search_trials, wald_log10_p)
 from .reference import ReferencePhase
 from .structure_choice import best_structure, moved_lattice
 from .structure_choice import chi2_of as _chi2
@@ -98,6 +105,8 @@ class StackIdentifier:
         self.max_lag = max(int(round(2.0 * fwhm_deg / step)), 1)   # two peak widths
         self.states: list[ScanState] = [ScanState() for _ in range(obs.shape[0])]
         self._lines_memo: dict[tuple, np.ndarray] = {}
+        #: residual of the last forward scan whose candidates were all rejected
+        self._tested: Residual | None = None
 
     # ------------------------------------------------------------------ helpers
     def _before(self, s: int) -> list:
@@ -194,10 +203,17 @@ class StackIdentifier:
         trials = search_trials(max(rel, default=0.0), float(np.nanmax(self.tt)), self.fwhm)
         return self.log_alpha - math.log10(max(m, 1) * trials)
 
-    def _has_residual(self, s: int, res: RefineResult) -> bool:
-        peaks = residual_peaks(self.tt, self.obs[s] - res.calc, self.sigma[s],
-                               fwhm_deg=self.fwhm, redchi=res.redchi, snr_limit=self.snr_limit)
-        return peaks.position.size > 0
+    def _residual(self, s: int, phases, res: RefineResult) -> Residual:
+        """Significant residual peaks of ``res`` (:func:`.residual_peaks`) with the residual."""
+        resid = self.obs[s] - res.calc
+        peaks = residual_peaks(self.tt, resid, self.sigma[s], fwhm_deg=self.fwhm,
+                               redchi=res.redchi, snr_limit=self.snr_limit)
+        return Residual(peaks.position, resid, self.sigma[s], frozenset(p.label for p in phases))
+
+    def _new_residual(self, now: Residual) -> bool:
+        """``now`` is not the residual of the last scan whose candidates were all rejected."""
+        return self._tested is None or residual_grown(self.tt, now, self._tested,
+                                                      fwhm_deg=self.fwhm, alpha=self.cfg.alpha)
 
     def _priors(self, s: int) -> dict[str, list[np.ndarray]]:
         out: dict[str, list[np.ndarray]] = {}
@@ -299,7 +315,12 @@ class StackIdentifier:
         return None
 
     def _remove_round(self, s, phases, res, evidence, full_test: bool):
-        """Remove-test every phase; drop the least significant with p ≥ α and repeat."""
+        """Remove-test every phase; drop the least significant with p ≥ α and repeat.
+
+        ``full_test`` (see :meth:`_needs_full_test`): every phase, cell components
+        included, is refitted without it.  Otherwise a phase whose Wald log10 p on its scale
+        is below ``wald_margin × log10 α`` is kept without the refit, and cell components
+        are kept."""
         while len(phases) > 1:
             corr = self._corr(s, res)
             worst = None
@@ -330,6 +351,34 @@ class StackIdentifier:
             phases, res = phases[:i] + phases[i + 1:], small
         return phases, res
 
+    def _needs_full_test(self, s, phases, res, matches, changed: bool) -> bool:
+        """Whether the remove tests of scan ``s`` refit the model without every phase.
+
+        Yes on survey scans, where the model was built afresh, and where a phase was added
+        or swapped in this scan: the second half of :meth:`_phase_test` — the intensity no
+        *other* phase can produce — changes when the other phases change, and the Wald
+        statistic (scale/esd from the full model's covariance, with the residual
+        correlation factor) is only the linearised whole-pattern half.  On a scan whose
+        candidates were proposed and all rejected the model is its predecessor's, and the
+        rejected candidates are no evidence about its phases: there the full test is kept
+        only where some phase (cell components included) is not determined
+        (:func:`_determined`: its full-model evidence is void, so the removal order the
+        refits give matters) or not beyond ``wald_margin × log10 α`` by its Wald statistic;
+        where all are, no refit can reverse the whole-pattern decision and the scan is
+        tested as a scan that did not propose."""
+        if s in self.survey or changed:
+            return True
+        if matches is None:
+            return False
+        corr = self._corr(s, res)
+        level = self.cfg.wald_margin * self.log_alpha
+        for i, phase in enumerate(phases):
+            sol = res.phases[i]
+            if not _determined(res, phase.label, i) or wald_log10_p(
+                    sol.scale, sol.esd_scale, corr, res.n_points, res.n_params) >= level:
+                return True
+        return False
+
     # ------------------------------------------------------------------ passes
     def _start_model(self, s):
         prev = self.states[s - 1] if s > 0 else None
@@ -338,7 +387,16 @@ class StackIdentifier:
         return [], [], {}
 
     def forward_scan(self, s: int) -> None:
-        """Refine scan ``s`` from its predecessor and run the presence tests."""
+        """Refine scan ``s`` from its predecessor and run the presence tests.
+
+        The cell search runs on survey scans, where the model is empty, and where the
+        refinement leaves a significant residual peak that is not one already searched: a
+        residual equal to that of the last scan whose candidates were all rejected (same
+        model, no residual peak whose area within one FWHM grew significantly;
+        :func:`.residual_grown`)
+        would give the same add tests.  The remove tests refit the model without each phase
+        where :meth:`_needs_full_test` says so; elsewhere a phase far beyond the level by its
+        Wald statistic is kept without the refit (:meth:`_remove_round`)."""
         phases, starts, warm = self._start_model(s)
         evidence: dict[str, Evidence] = {}
         matches = None
@@ -348,22 +406,32 @@ class StackIdentifier:
             labels = self.initial(s, matches)
             phases = [p for p in self.library if p.label in labels]
             res = self._refit(s, phases, [matches[p.label].free for p in phases], {})
-        propose = matches is not None or s in self.survey
+        fresh = matches is not None
+        start_labels = [p.label for p in phases]
+        propose = fresh or s in self.survey
         for _ in range(len(self.library)):
             if res is None:
                 break
-            if not propose and not self._has_residual(s, res):
-                break
+            now = None
+            if not propose:
+                now = self._residual(s, phases, res)
+                if now.position.size == 0:
+                    break
+                if matches is None and not self._new_residual(now):
+                    break
             if matches is None:
                 matches = self.propose(s, self._priors(s))
             propose = False
             added = self._add_round(s, phases, res, matches, evidence)
             if added is None:
+                self._tested = now if now is not None else self._residual(s, phases, res)
                 break
             phases, res = added
         if res is not None:
             phases, res = self._symmetry(s, phases, res, matches, evidence)
-            phases, res = self._remove_round(s, phases, res, evidence, matches is not None)
+            full = self._needs_full_test(s, phases, res, matches,
+                                         fresh or [p.label for p in phases] != start_labels)
+            phases, res = self._remove_round(s, phases, res, evidence, full)
         scores = {k: m.score for k, m in matches.items()} if matches else {}
         self.states[s] = ScanState(phases if res is not None else [], res, evidence, scores)
 
