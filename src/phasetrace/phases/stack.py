@@ -7,7 +7,10 @@ Forward pass (scan 0 → S−1)
     where the model is empty, the cell search (:func:`.identify.search_cell`, every library
     phase within its lattice range) proposes candidates — phases whose match reaches
     ``propose_score`` — and each is *add-tested*: refined with the model and kept when the
-    Hamilton F-test (:mod:`.presence`) gives p < α.  A residual is *already searched* when it
+    Hamilton F-test (:mod:`.presence`) gives p < α; the structure on the added lattice is
+    then chosen among the library phases that share it (:mod:`.structure_choice`: O'3 or
+    P'3, O3 or P3), and a model phase of that family moves to it when the two together are
+    not significantly better.  A residual is *already searched* when it
     is that of the last scan whose candidates were all rejected: same model, and the net area
     within one FWHM of each residual peak not significantly larger than that scan's
     (:func:`.presence.residual_grown`) — an unindexed line of a cell part would otherwise
