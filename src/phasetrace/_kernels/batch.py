@@ -25,6 +25,7 @@ from numba import njit, prange
 from .lm import LM_CONVERGED, LM_NO_DATA, lm_fit
 from .profiles import (NP, P_AREA, P_ASYM, P_CENTER, P_FWHM, P_SHAPE, PROF_TCH,
                        doublet_center, peak_height)
+from .screen import SCREEN, fit_window, store_left_out
 
 # FitStatus codes (phasetrace.schema.FitStatus); duplicated here because
 # kernels import only numpy/numba/math.
@@ -255,15 +256,16 @@ def _max_window(gstart):
 
 @njit(cache=True, nogil=True)
 def _fit_one(s, so, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2, wfac,
-             warm, follow, maxiter, tol, detect, out_p, out_esd, out_h, out_hesd, out_status,
-             out_bg, out_redchi, out_nfev, prev, prev_ok, loc, p, lb, ub, cov, xw, yw, sww,
-             ws, wsm, wv, wb):
+             warm, follow, maxiter, tol, detect, screen, out_p, out_esd, out_h, out_hesd,
+             out_status, out_bg, out_redchi, out_nfev, prev, prev_ok, loc, scr, p, lb, ub, cov,
+             xw, yw, sww, ws, wsm, wv, wb):
     """Fit window ``g`` of scan ``s`` from the warm-start memory; results go to output row ``so``."""
     nact = _select(s, peaks, guess, active, loc)
     npar = 2 + NP * nact
     lmst, chi2, nfev, dof = LM_NO_DATA, math.nan, 0, 0
     xmid = math.nan
     n = 0
+    nfit = nact
     if nact > 0:
         _setup_params(s, peaks, loc, nact, guess, lbk, ubk, dc, warm, follow,
                       prev, prev_ok, p, lb, ub)
@@ -271,17 +273,25 @@ def _fit_one(s, so, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio
         n = _gather(x, Y[s], SW[s], i0, i1, xw, yw, sww)
         if n >= 4:
             xmid = _init_background(xw, yw, n, p, nact)
-            lmst, chi2, nfev, dof = lm_fit(xw, yw, sww, n, p[:npar], lb[:npar], ub[:npar],
-                                           nact, prof, ratio, k2, xmid, maxiter, tol,
-                                           cov[:npar, :npar], ws, wsm, wv, wb)
-    _store(so, g, peaks, loc, nact, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof,
+            if screen:  # only the peaks the data show are iterated (.screen)
+                nfit, lmst, chi2, nfev, dof = fit_window(xw, yw, sww, n, p, lb, ub, nact, loc,
+                                                         peaks, prev_ok, prof, ratio, k2, xmid,
+                                                         dc, detect, maxiter, tol, cov, scr, ws,
+                                                         wsm, wv, wb)
+            else:
+                lmst, chi2, nfev, dof = lm_fit(xw, yw, sww, n, p[:npar], lb[:npar], ub[:npar],
+                                               nact, prof, ratio, k2, xmid, maxiter, tol,
+                                               cov[:npar, :npar], ws, wsm, wv, wb)
+    _store(so, g, peaks, loc, nfit, p, lb, ub, cov, lmst, chi2, dof, nfev, xmid, prof,
            detect, out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi,
            out_nfev, prev, prev_ok, xw, sww, n)
+    store_left_out(so, peaks, loc, nfit, nact, scr, out_redchi[so, g], out_p, out_esd, out_h,
+                   out_hesd)
 
 
 @njit(cache=True, nogil=True)
 def _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2,
-               wfac, warm, follow, maxiter, tol, detect, start_p, start_ok,
+               wfac, warm, follow, maxiter, tol, detect, screen, start_p, start_ok,
                out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
     """Fit all windows of scans ``s0 .. s1-1`` in order (one worker's share, block ``b``)."""
     nx = x.shape[0]
@@ -300,6 +310,7 @@ def _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks,
     prev = np.zeros((maxk, STATE))
     prev_ok = np.zeros(maxk, dtype=np.bool_)
     loc = np.empty(maxk, dtype=np.int64)
+    scr = np.empty((maxk, SCREEN))
     wv = np.empty((6, npmax))
     wb = np.empty((2, npmax), dtype=np.bool_)
     use_start = start_ok.shape[0] > b
@@ -310,15 +321,16 @@ def _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks,
             for j in range(STATE):
                 prev[k, j] = start_p[b, peaks[k], j] if use_start else 0.0
         for s in range(s0, s1):
+            scr_on = screen and (use_start or s > s0)
             _fit_one(s, s, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2, wfac,
-                     warm, follow, maxiter, tol, detect, out_p, out_esd, out_h, out_hesd,
-                     out_status, out_bg, out_redchi, out_nfev, prev, prev_ok, loc, p, lb, ub, cov,
-                     xw, yw, sww, ws, wsm, wv, wb)
+                     warm, follow, maxiter, tol, detect, scr_on, out_p, out_esd, out_h, out_hesd,
+                     out_status, out_bg, out_redchi, out_nfev, prev, prev_ok, loc, scr, p, lb, ub,
+                     cov, xw, yw, sww, ws, wsm, wv, wb)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def pilot_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2, wfac,
-               stride, save_at, warm, maxiter, tol, detect, start_p, start_ok):
+               stride, save_at, warm, maxiter, tol, detect, screen, start_p, start_ok):
     """Warm-start states at the scans ``save_at`` from one in-order pass per window.
 
     Each window (in parallel over windows) is followed from scan 0 to the last
@@ -360,6 +372,7 @@ def pilot_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, rati
         prev = np.zeros((maxk, STATE))
         prev_ok = np.zeros(maxk, dtype=np.bool_)
         loc = np.empty(maxk, dtype=np.int64)
+        scr = np.empty((maxk, SCREEN))
         wv = np.empty((6, npmax))
         wb = np.empty((2, npmax), dtype=np.bool_)
         # scratch outputs (row 0 only); the real results come from fit_many
@@ -377,9 +390,11 @@ def pilot_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, rati
             due = j < nsave and save_at[j] == s
             if s % stride != 0 and not due:
                 continue
+            scr_on = screen and s > 0
             _fit_one(s, 0, g, peaks, x, Y, SW, guess, lbk, ubk, dc, active, prof, ratio, k2,
-                     wfac, warm, True, maxiter, tol, detect, o_p, o_e, o_h, o_he, o_st, o_bg,
-                     o_rc, o_nf, prev, prev_ok, loc, p, lb, ub, cov, xw, yw, sww, ws, wsm, wv, wb)
+                     wfac, warm, True, maxiter, tol, detect, scr_on, o_p, o_e, o_h, o_he, o_st,
+                     o_bg, o_rc, o_nf, prev, prev_ok, loc, scr, p, lb, ub, cov, xw, yw, sww, ws,
+                     wsm, wv, wb)
             while j < nsave and save_at[j] == s:
                 for k in range(maxk):
                     q = peaks[k]
@@ -391,7 +406,7 @@ def pilot_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, rati
 
 @njit(cache=True, nogil=True, parallel=True)
 def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio, k2, wfac,
-             chunk, warm, follow, maxiter, tol, detect, start_p, start_ok,
+             chunk, warm, follow, maxiter, tol, detect, screen, start_p, start_ok,
              out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev):
     """Fit every window of every scan.
 
@@ -422,6 +437,10 @@ def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
     maxiter, tol, detect :
         LM iteration cap, χ² tolerance (see :func:`.lm.lm_fit`), and the
         height/σ below which a peak is "below detection".
+    screen : bool
+        Iterate only the peaks detected in the previous scan and those the residual shows
+        (:func:`.screen.fit_window`); the others are reported below detection.  A block's
+        first scan without a pilot start (nothing tested yet) fits every peak.
     start_p, start_ok : ndarray, shape (n_blocks, n_peaks, STATE) and (n_blocks, n_peaks)
         Warm-start state of each block's first scan (from :func:`pilot_many`);
         an empty first axis starts every block from ``guess``.
@@ -444,5 +463,5 @@ def fit_many(x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
         s0 = b * chunk
         s1 = min(n_scans, s0 + chunk)
         _fit_block(b, s0, s1, x, Y, SW, guess, lbk, ubk, dc, active, gstart, gpeaks, prof, ratio,
-                   k2, wfac, warm, follow, maxiter, tol, detect, start_p, start_ok,
+                   k2, wfac, warm, follow, maxiter, tol, detect, screen, start_p, start_ok,
                    out_p, out_esd, out_h, out_hesd, out_status, out_bg, out_redchi, out_nfev)

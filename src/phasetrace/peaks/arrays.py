@@ -193,6 +193,7 @@ def fit_stack_array(
     maxiter: int = 100,
     tol: float = 1e-4,
     detect: float = 3.0,
+    screen: bool = True,
     progress: bool | Callable[[int, int], None] = False,
 ) -> ArrayFit:
     """Fit peaks in every scan of a stack given as arrays (Numba LM, parallel over scans).
@@ -248,6 +249,12 @@ def fit_stack_array(
     detect : float
         A peak lower than ``detect`` × the noise σ at its centre (× √χ²ᵣ when
         χ²ᵣ > 1), or with area below one esd, is "below detection".
+    screen : bool
+        Test every window first by linear least squares at fixed shape
+        (:mod:`phasetrace._kernels.screen`): a peak below detection there, at its
+        tracked centre and anywhere in its centre range, is reported below detection
+        (its linear area and height ± esd) without being iterated.  ``False``: every
+        active peak goes through the non-linear fit.
     progress : bool or callable
         Report progress: ``callable(done, total)``, or ``True`` for a tqdm bar.
 
@@ -305,7 +312,7 @@ def fit_stack_array(
         batch.pilot_many(x, y, sw, p0, *common, act, gstart, order.astype(np.int64),
                          PROFILE_CODES[profile], float(doublet[0]), float(doublet[1]), float(window),
                          int(pilot_stride), save_at, bool(warm), int(maxiter), float(tol),
-                         float(detect), start_p, start_ok)
+                         float(detect), bool(screen), start_p, start_ok)
     first = 0
     for (b0, b1), blocks in zip(batches, starts):
         sl = slice(b0, b1)
@@ -315,7 +322,7 @@ def fit_stack_array(
         batch.fit_many(x, y[sl], sw[sl], p0[sl], *common,
                        act[sl], gstart, order.astype(np.int64), PROFILE_CODES[profile],
                        float(doublet[0]), float(doublet[1]), float(window), chunk, bool(warm),
-                       bool(follow), int(maxiter), float(tol), float(detect),
+                       bool(follow), int(maxiter), float(tol), float(detect), bool(screen),
                        start_p[bsl], start_ok[bsl],
                        views["p"], views["esd"], views["h"], views["hesd"], views["status"],
                        views["bg"], views["redchi"], views["nfev"])

@@ -187,6 +187,7 @@ def fit_stack(
     maxiter: int = 100,
     tol: float = 1e-4,
     detect: float = 3.0,
+    screen: bool = True,
     progress: bool | Callable[[int, int], None] = False,
     errors: Literal["raise", "ignore"] = "ignore",
 ) -> xr.Dataset:
@@ -234,6 +235,13 @@ def fit_stack(
         LM iteration cap; χ² tolerance (stop when a step lowers χ² by less than
         ``tol × max(χ²ᵣ, 1)``); detection limit: a peak lower than ``detect``
         × the noise σ at its centre, or with area below one esd, is below detection.
+    screen : bool
+        Iterate only the peaks the data show (:mod:`phasetrace._kernels.screen`): in each
+        scan a window fits the peaks detected in the previous scan (and those within one
+        FWHM of them); any other peak enters only if the residual of that fit shows it
+        (the detection rule on its linear area, anywhere in its centre range), else it is
+        below detection with its linear area at the tracked position.  ``False``: every
+        peak is fitted in every scan.
     progress : bool or callable
         ``callable(done, total)`` or ``True`` for a tqdm bar.
     errors : {"ignore", "raise"}
@@ -248,7 +256,9 @@ def fit_stack(
         (1σ, covariance scaled by the reduced χ²), ``redchi``, ``nfev`` and
         ``status`` (:class:`phasetrace.schema.FitStatus`).  Values are NaN
         unless the status is converged or hit-bound; below-detection peaks
-        keep ``area``/``height`` (an upper limit) only.  ``background``
+        keep ``area``/``height`` and their esds only (the fitted values, or for a peak
+        left out of the fit its linear estimate at the tracked position, which may be
+        negative: consistent with zero).  ``background``
         (scan, two_theta) is the subtracted background.  Peak coordinates
         ``position`` (median centre, deg), ``d_A``, ``window``,
         ``first_scan``, ``last_scan``; the scan coordinates of ``ds``.
@@ -301,7 +311,8 @@ def fit_stack(
     dc = np.full(fw_k.size, center_range) if center_range is not None else np.maximum(
         (1.5 if follow else 1.0) * fw_k, 2 * step)
     opts = dict(profile=profile, center_range=dc, active=active, doublet=(ratio, k2), window=window,
-                follow=follow, maxiter=maxiter, tol=tol, detect=detect, progress=progress)
+                follow=follow, maxiter=maxiter, tol=tol, detect=detect, screen=screen,
+                progress=progress)
     res = fit_stack_array(x, net, sigma, p0, lower, upper, **opts)
     uvw = None
     if widths == "caglioti":
