@@ -325,25 +325,20 @@ LM_CONTINUE = -1
 #: step differs from the Gauss–Newton one by less than 0.1 % in every direction of a).
 LM_LAM_GN = 1e-3
 
-#: the last accepted step validates the quadratic model of χ² when its actual decrease is
-#: within this fraction of the predicted one (ρ = actual / predicted, Moré 1978)
-LM_RHO_VALID = 0.1
-
 # slots of the solver state vector
-_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC, _S_RHO = 0, 1, 2, 3, 4, 5, 6
+_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True)
 def lm_start(chi2):
     """Solver state at the start point (χ² there; the caller has a, g at p)."""
-    state = np.empty(7)
+    state = np.empty(6)
     state[_S_LAM] = 1e-3
     state[_S_CHI2] = chi2
     state[_S_REF] = chi2
     state[_S_IT] = 1.0
     state[_S_PRED] = math.inf
     state[_S_DEC] = math.inf
-    state[_S_RHO] = math.nan
     return state
 
 
@@ -362,13 +357,10 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
 
     Returns ``LM_CONTINUE`` (evaluate χ² at ``pt`` and call :func:`lm_judge`) or a final
     status: ``LM_CONVERGED`` when a Gauss–Newton step (damping ≤ ``LM_LAM_GN``) predicts a χ²
-    decrease ``pred = 2gᵀδ − δᵀaδ ≤ tol × max(χ²_ν, 1)`` and the prediction is trusted:
-    the last accepted step lowered χ² by no more than that either (actual and predicted
-    reductions both small, as MINPACK's ``ftol`` test), or its actual decrease was within
-    ``LM_RHO_VALID`` (10 %) of its own prediction — the quadratic model of χ² held over a
-    step larger than the next one, whose error (third order in the step) is then smaller
-    still.  The prediction alone can stop a fit at its start point on a misfit model whose
-    linearisation is poor: there no step has been taken, so neither condition holds.  Since ``δ_j² ≤ (a⁻¹)_jj δᵀaδ`` and
+    decrease ``pred = 2gᵀδ − δᵀaδ ≤ tol × max(χ²_ν, 1)`` and the last accepted step lowered
+    χ² by no more than that either (actual and predicted reductions both small, as MINPACK's
+    ``ftol`` test; the prediction alone can stop a fit at its start point on a misfit model
+    whose linearisation is poor).  Since ``δ_j² ≤ (a⁻¹)_jj δᵀaδ`` and
     ``δᵀaδ ≤ pred``, every parameter would move by less than ``√tol`` of its esd (0.03 esd
     for ``tol = 1e-3``): the point is the minimum to that precision and the step is not taken.
     ``LM_NOT_CONVERGED`` when ``maxiter`` Jacobians were used or the damped matrix cannot be
@@ -396,8 +388,7 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
             s -= a[i, j] * step[j]
         pred += s * step[i]
     state[_S_PRED] = pred
-    valid = state[_S_DEC] <= thr or abs(state[_S_RHO] - 1.0) <= LM_RHO_VALID
-    if state[_S_LAM] <= LM_LAM_GN and pred <= thr and valid:
+    if state[_S_LAM] <= LM_LAM_GN and pred <= thr and state[_S_DEC] <= thr:
         return LM_CONVERGED
     return LM_CONTINUE
 
@@ -414,8 +405,6 @@ def lm_judge(state, chi2t, dof, tol):
     chi2 = state[_S_CHI2]
     if chi2t == chi2t and chi2t <= chi2:
         state[_S_DEC] = chi2 - chi2t
-        pred = state[_S_PRED]
-        state[_S_RHO] = (chi2 - chi2t) / pred if pred > 0.0 else math.nan
         state[_S_CHI2] = chi2t
         state[_S_LAM] = max(state[_S_LAM] * 0.1, 1e-10)
         state[_S_IT] += 1.0

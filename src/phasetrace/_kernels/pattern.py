@@ -391,7 +391,7 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
     Convergence (:func:`phasetrace._kernels.lm.lm_propose`): a Gauss–Newton step whose
     predicted χ² decrease is below ``tol × max(χ²_ν, 1)`` (χ² in units of σ²; every parameter
     would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``) after a step that lowered
-    χ² as little or as its quadratic model predicted (within 10 %), a decrease below ten
+    χ² as little, a decrease below ten
     times that over ten Jacobians, or damping that can no longer lower χ² (a minimum within
     the bounds).  ``maxiter``: Jacobians allowed.
 
