@@ -390,8 +390,7 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
 
     Convergence (:func:`phasetrace._kernels.lm.lm_propose`): a Gauss–Newton step whose
     predicted χ² decrease is below ``tol × max(χ²_ν, 1)`` (χ² in units of σ²; every parameter
-    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``) after a step that lowered
-    χ² as little, a decrease below ten
+    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``), a decrease below ten
     times that over ten Jacobians, or damping that can no longer lower χ² (a minimum within
     the bounds).  ``maxiter``: Jacobians allowed.
 
@@ -433,34 +432,29 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
     state = lm_start(chi2)
-    speculate = True
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
         if status != LM_CONTINUE:
             break
-        # After an accepted step the next trial is usually accepted too (always, near the
-        # solution): its normal equations are formed with its χ², in one pass.  After a
-        # rejection, χ² alone is evaluated at the trial, and the normal equations only if
-        # it is accepted.  Either way a, g are those of the accepted point (same arithmetic,
-        # same values), so the path of the fit does not depend on the guess.
+        # χ² alone at the trial (no Jacobian rows): about half the trials are rejected;
+        # the normal equations are formed only at an accepted point (same arithmetic, same
+        # values as forming them with the trial)
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, speculate,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, False,
                           free, work, iwork)
         nfev += 1
         accepted, status = lm_judge(state, chi2t, dof, tol)
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
-            if not speculate:
-                _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
-                          free, work, iwork)
+            _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                      i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                      free, work, iwork)
             fc, ft = ft, fc
             r, rt = rt, r
             a, at = at, a
             g, gt = gt, g
-        speculate = accepted
         if status != LM_CONTINUE:
             break
     chi2 = state[1]
