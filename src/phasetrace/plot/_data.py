@@ -202,11 +202,30 @@ def is_cell(results: xr.Dataset) -> dict[str, bool]:
     return {p: p in cells for p in labels}
 
 
+def _phase_column(results: xr.Dataset, name: str, label: str) -> np.ndarray | None:
+    """(n_scans,) values of the (scan, phase) variable ``name`` for ``label``, or None.
+
+    Read through the Dataset's variables and the phase index, not ``results[name].sel``:
+    building a DataArray with every coordinate of a results Dataset costs milliseconds, and
+    the report and viewer ask for hundreds of columns."""
+    var = results.variables.get(name)
+    if var is None or name not in results.data_vars or "phase" not in var.dims or "scan" not in var.dims:
+        return None
+    try:
+        index = results.xindexes["phase"].index.get_loc(label)
+    except KeyError:
+        raise KeyError(f"no phase {label!r} in the results") from None
+    column = np.take(np.asarray(var.values), index, axis=var.dims.index("phase"))
+    rest = [d for d in var.dims if d != "phase"]
+    return np.moveaxis(column, rest.index("scan"), 0)
+
+
 def phase_var(results: xr.Dataset, name: str, label: str) -> np.ndarray | None:
     """Values of a (scan, phase) variable for one phase, NaN where not present; None if absent."""
-    if name not in results.data_vars or "phase" not in results[name].dims:
+    raw = _phase_column(results, name, label)
+    if raw is None:
         return None
-    values = np.asarray(results[name].sel(phase=label).transpose("scan").values, dtype=float)
+    values = np.asarray(raw, dtype=float)
     if name != "present":
         present = presence(results, label)
         if present is not None:
@@ -216,11 +235,12 @@ def phase_var(results: xr.Dataset, name: str, label: str) -> np.ndarray | None:
 
 def presence(results: xr.Dataset, label: str) -> np.ndarray | None:
     """Boolean (n_scans,) presence of a phase, from ``present`` or a finite ``fraction``."""
-    if "present" in results.data_vars and "phase" in results["present"].dims:
-        values = np.asarray(results["present"].sel(phase=label).transpose("scan").values)
+    values = _phase_column(results, "present", label)
+    if values is not None:
         return np.where(np.isnan(values.astype(float)), False, values.astype(bool))
-    if "fraction" in results.data_vars and "phase" in results["fraction"].dims:
-        frac = np.asarray(results["fraction"].sel(phase=label).transpose("scan").values, dtype=float)
+    frac = _phase_column(results, "fraction", label)
+    if frac is not None:
+        frac = np.asarray(frac, dtype=float)
         return np.isfinite(frac) & (frac > 0)
     return None
 
