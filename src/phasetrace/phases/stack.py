@@ -35,6 +35,7 @@ says so.  The evidence of the last test of every (scan, phase) is kept (:class:`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -263,11 +264,21 @@ class StackIdentifier:
         return phases + [cand], trial
 
     def _swap(self, s, phases, res, i, other, start, evidence, test="symmetry"):
-        """Phase ``i`` replaced by ``other`` (its parent or its variant), refined."""
+        """Phase ``i`` replaced by ``other`` (its parent or its variant), refined.
+
+        The variant and its parent are one crystal with and without the distortion, so
+        ``other`` starts from phase ``i``'s profile (Caglioti U, W, η, March–Dollase r,
+        fault breadth) rather than the defaults; its scale and reflection intensities
+        start from the linear fit (its reflection list differs)."""
         new = phases[:i] + [other] + phases[i + 1:]
         starts = list(res.free)
         starts[i] = start
-        return new, self._refit(s, new, starts, warm_start(res))
+        warm = warm_start(res)
+        prev = res.phases[i]
+        warm[other.label] = dataclasses.replace(
+            prev, label=other.label, scale=math.nan, hkl=np.zeros((0, 3), int),
+            intensity=np.zeros(0))
+        return new, self._refit(s, new, starts, warm)
 
     def _symmetry(self, s, phases, res, matches, evidence):
         """Variant against parent in its place (nested: the parent is the variant with zero
