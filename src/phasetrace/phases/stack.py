@@ -57,9 +57,7 @@ __all__ = ["ScanState", "StackIdentifier"]
 
 logger = logging.getLogger(__name__)
 
-#: fewest points under a phase's lines for a local correlation estimate (:meth:`_corr_own`):
-#: the correlation is summed over two peak widths, so a few widths of points are needed
-_MIN_OWN = 20
+_MIN_OWN = 20   # points under a phase's lines to estimate their correlation over 2 widths
 
 #: fit(s, phases, starts, warm, before) → RefineResult or None (the refinement failed).
 Fit = Callable[[int, list[ReferencePhase], list[np.ndarray], dict, list], RefineResult | None]
@@ -196,18 +194,13 @@ class StackIdentifier:
         a boundary the F distribution of nested models does not hold (Self & Liang 1987) and
         the phase's parameters are not determined by the data.
 
-        The serial-correlation factor c of the whole-pattern test depends on where the
-        phase's lines are.  A phase at a known cell (remove tests; the backward pass, whose
-        cell comes from the next scan) changes the pattern only within about one FWHM of its
-        reflections, so its Δχ² is made of the residuals there: c is that of those points
-        (:meth:`_corr_own`).  Misfit ripples under the major phases' peaks, correlated over
-        a peak width and more, say nothing about the residuals under the lines of a phase
-        elsewhere (a current-collector line between broad layered-oxide peaks would
-        otherwise be judged as if it were made of their ripples); where its lines do sit on
-        such ripples, c there is as small as theirs.  A ``searched`` candidate (add rounds)
-        keeps c of all the points under the model's peaks (:meth:`_corr`): its cell was
-        chosen among all positions of its lattice range, so its lines could have been put on
-        any ripple of the pattern, and those ripples are its null hypothesis.
+        A phase at a known cell (remove tests; backward pass) changes the pattern only
+        within about one FWHM of its reflections, so its Δχ² is made of the residuals there
+        and the whole-pattern test takes their correlation factor (:meth:`_corr_own`): the
+        major phases' misfit ripples elsewhere say nothing about them (where its lines do
+        sit on such ripples, c there is as small as theirs).  A ``searched`` candidate keeps
+        c of all the points under the model's peaks (:meth:`_corr`): its cell was chosen
+        over its lattice range, so any ripple of the pattern could have taken its lines.
         """
         own = self._near(self._lines(phases_big[i], big.free[i], big.zero))
         if searched:
@@ -351,10 +344,9 @@ class StackIdentifier:
     def _remove_round(self, s, phases, res, evidence, full_test: bool):
         """Remove-test every phase; drop the least significant with p ≥ α and repeat.
 
-        Least significant: largest p, then smallest F.  Phases whose evidence is void
-        (p = 1: the full model not converged, :meth:`_phase_test`) tie on p; the one whose
-        removal costs the least χ² leaves first, not the first in model order, and the
-        others are tested again in the smaller model, whose refinement may converge.
+        Least significant: largest p, then smallest F (phases with void evidence, p = 1 where
+        the full model did not converge, leave by the χ² their removal costs, not by model
+        order; the others are tested again in the smaller model).
 
         ``full_test`` (see :meth:`_needs_full_test`): every phase, cell components
         included, is refitted without it.  Otherwise a phase whose Wald log10 p on its scale
