@@ -344,9 +344,6 @@ class StackIdentifier:
     def _remove_round(self, s, phases, res, evidence, full_test: bool):
         """Remove-test every phase; drop the least significant with p ≥ α and repeat.
 
-        Least significant: largest p, then smallest F (phases with void evidence, p = 1 where
-        the full model did not converge, leave by the χ² their removal costs, not by model
-        order; the others are tested again in the smaller model).
 
         ``full_test`` (see :meth:`_needs_full_test`): every phase, cell components
         included, is refitted without it.  Otherwise a phase whose Wald log10 p on its scale
@@ -371,12 +368,11 @@ class StackIdentifier:
                     continue
                 f, lp, k = self._phase_test(s, small, res, phases, i)
                 evidence[phase.label] = Evidence("remove", f, lp, k, True)
-                key = (lp, -f if np.isfinite(f) else 0.0)
-                if lp >= self.log_alpha and (worst is None or key > worst[0]):
-                    worst = (key, i, small, f, k)
+                if lp >= self.log_alpha and (worst is None or lp > worst[0]):
+                    worst = (lp, i, small, f, k)
             if worst is None:
                 return phases, res
-            (lp, _), i, small, f, k = worst
+            lp, i, small, f, k = worst
             label = phases[i].label
             evidence[label] = Evidence("remove", f, lp, k, False)
             logger.debug("scan %d: %s removed (F %.3g, log10 p %.1f)", s, label, f, lp)
