@@ -197,15 +197,35 @@ def _peak_positions(survey: xr.Dataset, background: xr.DataArray) -> tuple[float
     """Start 2θ of the per-peak fits: peaks tracked through the survey scans.
 
     :func:`phasetrace.peaks.find_peaks` on the survey (Kα2 satellites dropped,
-    a track needs detections in 2 survey scans); each track's median centre.
+    a track needs detections in 2 survey scans); each line's median centre.  Tracks whose
+    median centres are less than half the typical FWHM of the data apart (``fwhm_deg``
+    of the tracks) and that are never detected in the same survey scan are one line (the
+    track of a line broken where it moved away and back, on charge and discharge): two
+    lines that close give one maximum (two equal Gaussians show a dip only beyond
+    0.85 FWHM), so a start cannot tell them apart and the stack fit would fit one line
+    twice.  Tracks detected together in one scan were resolved there and stay two.
     """
     from .peaks import find_peaks
 
     tracks = find_peaks(survey, background=background.values, min_detections=min(2, survey.sizes[SCAN]))
     if "track_center" not in tracks or tracks.sizes.get("peak", 0) == 0:
         return ()
-    centres = np.nanmedian(tracks["track_center"].values, axis=0)
-    return tuple(sorted(round(float(c), 6) for c in centres if np.isfinite(c)))
+    centre = tracks["track_center"].values
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(centre, axis=0)
+    order = [j for j in np.argsort(med) if np.isfinite(med[j])]
+    half = 0.5 * float(tracks.attrs.get("fwhm_deg", 0.0))
+    groups: list[list[int]] = []
+    for j in order:
+        last = groups[-1] if groups else None
+        if last is not None:
+            seen = np.isfinite(centre[:, last]).any(axis=1)
+            if (med[j] - np.nanmedian(centre[:, last]) < half
+                    and not np.any(seen & np.isfinite(centre[:, j]))):
+                last.append(j)
+                continue
+        groups.append([j])
+    return tuple(sorted(round(float(np.nanmedian(centre[:, g])), 6) for g in groups))
 
 
 def analyse_block(part: xr.Dataset, plan: Plan, keep: tuple[int, int], offset: int) -> xr.Dataset:

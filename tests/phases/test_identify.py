@@ -129,14 +129,28 @@ def test_second_spinel_instance_takes_the_other_cell(by_label, library):
     assert out["S#2"].score > 0.9 and found["S"].free[0] == out["S"].free[0]
 
 
-def test_same_peaks_tolerates_flicker_but_not_shifts():
-    """The coarse-search cache key: ≥ 85 % of peaks matched both ways within the tolerance."""
-    from phasetrace.phases.identify import _same_peaks
-
-    a = np.linspace(10.0, 30.0, 20)
-    assert _same_peaks(a, a + 0.01, 0.02)
-    assert _same_peaks(a, np.delete(a, 5), 0.02)          # one weak peak dropped out
-    assert not _same_peaks(a, a + 0.05, 0.02)             # the whole pattern moved
-    assert not _same_peaks(a, a[:10], 0.02)               # half the peaks gone
-    assert _same_peaks(np.zeros(0), np.zeros(0), 0.02)
-    assert not _same_peaks(a, np.zeros(0), 0.02)
+def test_stack_identification_same_with_and_without_coarse_cache(by_label, library):
+    """The coarse-search cache is a pure speed-up: identifying every scan of a drifting
+    P2 + P3 + Al stack with one cache shared by the scans gives exactly (bit for bit) the
+    cells, scores and accepted phases of identifying each scan on its own."""
+    tt = np.arange(10.0, 70.0, 0.02)
+    wl, n = 1.540593, 12
+    ys = []
+    for s in range(n):
+        x = s / (n - 1)
+        ys.append(pattern([by_label["P2"], by_label["P3"], by_label["Al"]],
+                          [[2.886 - 0.03 * x, 11.14 + 0.15 * x],
+                           [2.905 - 0.03 * x, 16.56 + 0.3 * x], [4.0495]], tt,
+                          wavelength_A=wl, scales=[1.0, 0.8, 0.3], fwhm=0.08))
+    peaks, fwhm = _peaks(simulate_stack(ys, tt, wavelength_A=wl, seed=3))
+    tol = max(0.3 * fwhm, 0.03)
+    cache: dict = {}
+    for s in range(n):
+        with_cache = identify_scan(library, peaks[s], wl, (10.0, 69.98), tol_deg=tol,
+                                   cache=cache)
+        alone = identify_scan(library, peaks[s], wl, (10.0, 69.98), tol_deg=tol)
+        assert with_cache.present == alone.present, s
+        for label, m in alone.matches.items():
+            assert np.array_equal(with_cache.matches[label].free, m.free), (s, label)
+            assert with_cache.matches[label].score == m.score, (s, label)
+    assert {"P2", "P3", "Al"} <= set(alone.present)

@@ -23,6 +23,7 @@ Peaks left unexplained are reported, not forced onto a phase.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,65 +110,132 @@ def _sensitivity(phase, hkl, wl, free0):
     return out
 
 
-_PLANS: dict[tuple, tuple | None] = {}
+@dataclass(frozen=True)
+class _Plan:
+    """Search setup of one phase: reflections, weights, grid steps and the coarse grid.
+
+    ``coarse_bins`` are the distinct fixed 2θ bins of :func:`_coarse` on which the coarse
+    grid's reflections fall and ``coarse_index`` (cell, reflection) indexes them (−1: outside
+    the window), ``coarse_den`` is the weight sum of the reflections inside the window per
+    cell and ``coarse_halved`` marks the cells whose distortion is below the phase's
+    ``min_distortion``.
+    """
+
+    hkl: np.ndarray
+    w: np.ndarray
+    bounds: np.ndarray
+    fine: np.ndarray
+    step: np.ndarray
+    factor: float
+    grid: np.ndarray
+    offs: np.ndarray
+    tol: float
+    bin_lo: float
+    bin_width: float
+    n_bins: int
+    coarse_bins: np.ndarray
+    coarse_index: np.ndarray
+    coarse_den: np.ndarray
+    coarse_halved: np.ndarray
+
+
+_PLANS: dict[tuple, _Plan | None] = {}
+
+#: 2θ bin of the coarse stage as a fraction of its matching tolerance (see :func:`_coarse`)
+_BIN_FRACTION = 1.0 / 16.0
+_N_COARSE = 25   # reflections of the coarse stage (sorted strongest first)
 
 
 def _plan(phase: ReferencePhase, wl: float, tt_range: tuple[float, float], tol_deg: float,
-          max_points: int) -> tuple | None:
+          max_points: int) -> _Plan | None:
     """Reflections, weights and grid steps of a phase's search (cached per phase/setup)."""
     key = (id(phase), phase.label, wl, float(tt_range[0]), float(tt_range[1]), tol_deg, max_points)
     if key in _PLANS:
         return _PLANS[key]
     hkl, w = _weights(phase, wl, tt_range)
-    if hkl.shape[0] == 0:
-        plan = None
-    else:
-        bounds = phase.free_bounds
-        fine = tol_deg / _sensitivity(phase, hkl, wl, bounds.mean(axis=1))
-        n_fine = np.maximum((bounds[:, 1] - bounds[:, 0]) / fine, 1.0)
-        factor = max((np.prod(n_fine) / max_points) ** (1.0 / n_fine.size), 1.0)
-        step = fine * factor
-        axes = [np.arange(lo, hi + st / 2, st) for (lo, hi), st in zip(bounds, step)]
-        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-        offs = np.stack(np.meshgrid(*[np.arange(-1, 2)] * len(axes), indexing="ij"),
-                        axis=-1).reshape(-1, len(axes))
-        plan = (hkl, w, bounds, fine, step, factor, grid, offs)
+    plan = None if hkl.shape[0] == 0 else _make_plan(phase, hkl, w, wl, tt_range, tol_deg,
+                                                     max_points)
     if len(_PLANS) > 512:
         _PLANS.clear()
     _PLANS[key] = plan
     return plan
 
 
-def _same_peaks(a: np.ndarray, b: np.ndarray, tol: float, share: float = 0.85) -> bool:
-    """True when at least ``share`` of the positions of ``a`` have one of ``b`` within ``tol``
-    and vice versa (sorted arrays, degrees)."""
-    if a.size == 0 or b.size == 0:
-        return a.size == b.size
-    for x, y in ((a, b), (b, a)):
-        j = np.clip(np.searchsorted(y, x), 1, max(y.size - 1, 1))
-        near = np.minimum(np.abs(x - y[j - 1]), np.abs(x - y[np.minimum(j, y.size - 1)]))
-        if np.mean(near <= tol) < share:
-            return False
-    return True
+def _make_plan(phase, hkl, w, wl, tt_range, tol_deg, max_points) -> _Plan:
+    bounds = phase.free_bounds
+    fine = tol_deg / _sensitivity(phase, hkl, wl, bounds.mean(axis=1))
+    n_fine = np.maximum((bounds[:, 1] - bounds[:, 0]) / fine, 1.0)
+    factor = max((np.prod(n_fine) / max_points) ** (1.0 / n_fine.size), 1.0)
+    step = fine * factor
+    axes = [np.arange(lo, hi + st / 2, st) for (lo, hi), st in zip(bounds, step)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+    offs = np.stack(np.meshgrid(*[np.arange(-1, 2)] * len(axes), indexing="ij"),
+                    axis=-1).reshape(-1, len(axes))
+    tol = tol_deg * max(factor, 1.0)
+    lo, hi = float(tt_range[0]), float(tt_range[1])
+    width = tol * _BIN_FRACTION
+    n_bins = int(math.floor((hi - lo) / width)) + 1
+    sub = hkl[:min(hkl.shape[0], _N_COARSE)]
+    metric = metric_from_free(phase.crystal_system, grid)
+    hh = np.stack([sub[:, 0] ** 2, sub[:, 1] ** 2, sub[:, 2] ** 2, 2 * sub[:, 0] * sub[:, 1],
+                   2 * sub[:, 0] * sub[:, 2], 2 * sub[:, 1] * sub[:, 2]], axis=1)
+    with np.errstate(invalid="ignore"):
+        x = 0.5 * wl * np.sqrt(metric @ hh.T)
+        tt = np.where((x > 0) & (x < 1), 2 * np.degrees(np.arcsin(np.minimum(x, 1.0))), np.nan)
+    valid = np.isfinite(tt) & (tt >= lo) & (tt <= hi)
+    coarse_bin = np.where(valid, np.floor((np.where(valid, tt, lo) - lo) / width), -1)
+    bins, index = np.unique(coarse_bin.astype(np.intp), return_inverse=True)
+    index = index.reshape(coarse_bin.shape)
+    if bins.size and bins[0] < 0:          # the outside-window marker: a zero weight slot
+        bins = bins[1:]
+        index = index - 1
+    den = (w[:sub.shape[0]] * valid).sum(axis=1)
+    halved = np.zeros(grid.shape[0], bool)
+    if phase.min_distortion > 0:
+        halved = phase.distortion(cell_from_free(phase.crystal_system, grid)) < phase.min_distortion
+    return _Plan(hkl, w, bounds, fine, step, factor, grid, offs, tol, lo, width, n_bins,
+                 bins, np.where(valid, index, bins.size).astype(np.intp), den, halved)
 
 
-_KEY_SNR = 12.0   # peaks compared to decide whether a cached coarse ranking still holds
+def _coarse(phase, plan: _Plan, pos, cache) -> np.ndarray:
+    """Coarse-grid cells ranked by score, shape (≤ 4, n_free), from the scan's own peaks.
 
-
-def _coarse(phase, plan, pos, strong, wl, tt_range, tol, cache) -> np.ndarray:
-    """Coarse-grid cells ranked by score, shape (4, n_free); taken from ``cache`` when the
-    strong peaks (SNR ≥ ``_KEY_SNR``, ``strong``) are, to 85 %, within half the coarse
-    tolerance of those it was ranked on (weak peaks flicker in and out of detection)."""
-    hkl, w, grid = plan[0], plan[1], plan[6]
+    The coarse score is the completeness of :func:`_score` with the observed peaks and the
+    grid cells' reflections both placed on fixed 2θ bins of ``_BIN_FRACTION`` (1/16) of the
+    coarse tolerance ``tol``: each distance is off by less than tol/16, a sixteenth of the
+    Gaussian σ of this stage and of the 2θ the coarse grid moves a reflection per step (the
+    grid is laid out so one step moves the most sensitive reflection by about ``tol``), so
+    the ranking — which only picks the starting points of the fine stage, itself on exact
+    positions — is that of the exact score to well within the grid's own resolution.  On
+    bins, the reflection bins of every grid cell are computed once per plan and a scan
+    costs one distance map and a table look-up.  ``cache`` (a dict shared by the scans of a
+    stack) keys the ranking on the set of occupied bins: it is reused only for a scan whose
+    quantized peaks are exactly those it was ranked on, so the result is the same with or
+    without the cache.
+    """
+    occupied = np.unique(np.clip(np.floor((pos - plan.bin_lo) / plan.bin_width), 0,
+                                 plan.n_bins - 1).astype(np.intp))
+    key = (id(plan), occupied.tobytes())
     if cache is not None:
         hit = cache.get(phase.label)
-        if hit is not None and hit[0] is plan and _same_peaks(strong, hit[1], 0.5 * tol):
-            return hit[2]
-    n_coarse = min(hkl.shape[0], 25)  # reflections sorted strongest first
-    scores = _score(phase, grid, hkl[:n_coarse], w[:n_coarse], wl, tt_range, pos, tol)
-    top = grid[np.argsort(-scores)[:4]]
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    bins = plan.coarse_bins
+    j = np.clip(np.searchsorted(occupied, bins), 1, max(occupied.size - 1, 1))
+    near = np.minimum(np.abs(bins - occupied[j - 1]),
+                      np.abs(bins - occupied[np.minimum(j, occupied.size - 1)]))
+    d = near * (plan.bin_width / plan.tol)
+    value = np.zeros(bins.size + 1)      # last slot: reflections outside the window
+    close = d < 4.0
+    value[:-1][close] = np.exp(-0.5 * d[close] ** 2)
+    num = value.take(plan.coarse_index) @ plan.w[:plan.coarse_index.shape[1]]
+    scores = np.divide(num, plan.coarse_den, out=np.zeros_like(num), where=plan.coarse_den > 0)
+    scores[plan.coarse_halved] *= 0.5
+    k = min(4, scores.size)
+    best = np.argpartition(-scores, k - 1)[:k]
+    top = plan.grid[best[np.lexsort((best, -scores[best]))]]   # score, then grid order
     if cache is not None:
-        cache[phase.label] = (plan, strong.copy(), top)
+        cache[phase.label] = (key, top)
     return top
 
 
@@ -195,9 +263,9 @@ def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
     wavelength2_A : float
         Second wavelength (Kα2), Å, or NaN; used to mark matched Kα2 peaks.
     cache : dict, optional
-        Per-stack store of coarse-grid rankings (label → plan, peak positions, cells): the
-        coarse grid is skipped while the scan's strong peaks stay within half the coarse
-        tolerance of those it was ranked on (successive scans of a stack).
+        Per-stack store of coarse-grid rankings (label → quantized peak set, cells): the
+        ranking of a scan whose peaks fall on the same coarse 2θ bins is reused
+        (:func:`_coarse`); the result is the same with or without it.
 
     Returns
     -------
@@ -207,11 +275,9 @@ def search_cell(phase: ReferencePhase, peaks: PeakList, wavelength_A: float,
     plan = _plan(phase, wavelength_A, tt_range, tol_deg, max_points)
     if plan is None or pos.size == 0:
         return CellMatch(phase.reference_free, 0.0, np.zeros(pos.size, bool))
-    hkl, w, bounds, fine, step, factor, grid, offs = plan
-    tol = tol_deg * max(factor, 1.0)
-    strong = np.ascontiguousarray(pos[np.asarray(peaks.snr) >= _KEY_SNR])
-    cands = list(_coarse(phase, plan, pos, strong, wavelength_A, tt_range, tol,
-                         cache)[:2 if priors else 4])
+    hkl, w, bounds, fine, step, offs = plan.hkl, plan.w, plan.bounds, plan.fine, plan.step, plan.offs
+    tol = plan.tol
+    cands = list(_coarse(phase, plan, pos, cache)[:2 if priors else 4])
     ref = phase.reference_free
     starts = list(priors or [])
     if np.all((ref >= bounds[:, 0]) & (ref <= bounds[:, 1])):

@@ -21,7 +21,9 @@ N_eff = N (1 − ρ)/(1 + ρ) (the factor by which Bérar–Lelann inflate esds�
 A misfit ripple is correlated over a whole peak width, longer than AR(1) describes, so the
 stack analysis uses the integrated autocorrelation time over two FWHM
 (:func:`correlation_factor` with ``max_lag``), which is the same factor for an AR(1)
-series, estimated on the points under the phases' peaks.  The
+series, estimated on the points under the phases' peaks — for a phase at a known cell
+(remove tests, the backward pass) on the points under its own lines, where its Δχ² is made
+(:meth:`phasetrace.phases.stack.StackIdentifier._phase_test`).  The
 F statistic is multiplied by c = N_eff/N and referred to F(k, c·ν): the ripples a misfit
 major phase leaves behind count as far fewer independent points than there are steps.
 

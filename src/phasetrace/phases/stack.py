@@ -58,6 +58,8 @@ __all__ = ["ScanState", "StackIdentifier"]
 
 logger = logging.getLogger(__name__)
 
+_MIN_OWN = 20   # points under a phase's lines to estimate their correlation over 2 widths
+
 #: fit(s, phases, starts, warm, before) → RefineResult or None (the refinement failed).
 Fit = Callable[[int, list[ReferencePhase], list[np.ndarray], dict, list], RefineResult | None]
 #: propose(s, priors) → label → CellMatch of every library phase (the cell search).
@@ -169,8 +171,17 @@ class StackIdentifier:
                        np.abs(self.tt - lines[np.minimum(j, lines.size - 1)]))
         return d <= self.fwhm
 
-    def _phase_test(self, s, small: RefineResult, big: RefineResult, phases_big, i: int
-                    ) -> tuple[float, float, int]:
+    def _corr_own(self, s, big: RefineResult, own: np.ndarray) -> float:
+        """c = N_eff/N of ``big``'s residuals within one FWHM of a phase's reflections
+        (``own``), the points its parameters act on; :meth:`_corr` where fewer than
+        ``_MIN_OWN`` points are there."""
+        ok = own & np.isfinite(self.obs[s]) & (self.sigma[s] > 0)
+        if np.count_nonzero(ok) < _MIN_OWN:
+            return self._corr(s, big)
+        return correlation_factor(((self.obs[s] - big.calc) / self.sigma[s])[ok], self.max_lag)
+
+    def _phase_test(self, s, small: RefineResult, big: RefineResult, phases_big, i: int,
+                    searched: bool = False) -> tuple[float, float, int]:
         """(F, log10 p, k) of phase ``i`` of ``big`` (absent from ``small``).
 
         Two Hamilton tests must both be significant and the weaker is returned: the whole
@@ -183,13 +194,26 @@ class StackIdentifier:
         (cell at its lattice range, March–Dollase r at its limit) gives no evidence either: on
         a boundary the F distribution of nested models does not hold (Self & Liang 1987) and
         the phase's parameters are not determined by the data.
+
+        A phase at a known cell (remove tests; backward pass) changes the pattern only
+        within about one FWHM of its reflections, so its Δχ² is made of the residuals there
+        and the whole-pattern test takes their correlation factor (:meth:`_corr_own`): the
+        major phases' misfit ripples elsewhere say nothing about them (where its lines do
+        sit on such ripples, c there is as small as theirs).  A ``searched`` candidate keeps
+        c of all the points under the model's peaks (:meth:`_corr`): its cell was chosen
+        over its lattice range, so any ripple of the pattern could have taken its lines.
         """
-        f, lp, k = self._compare(s, small, big)
+        own = self._near(self._lines(phases_big[i], big.free[i], big.zero))
+        if searched:
+            f, lp, k = self._compare(s, small, big)
+        else:
+            k = max(big.n_params - small.n_params, 1)
+            f, lp = f_test(_chi2(small), _chi2(big), k, big.n_points, big.n_params,
+                           self._corr_own(s, big, own))
         if not _determined(big, phases_big[i].label, i):
             return f, 0.0, k
         others = [self._lines(p, free, big.zero) for j, (p, free)
                   in enumerate(zip(phases_big, big.free)) if j != i]
-        own = self._near(self._lines(phases_big[i], big.free[i], big.zero))
         mask = own & ~self._near(np.concatenate(others) if others else np.zeros(0))
         mask &= np.isfinite(self.obs[s]) & (self.sigma[s] > 0)
         if not mask.any():
@@ -242,7 +266,7 @@ class StackIdentifier:
                                 warm_start(res))
             if trial is None:
                 continue
-            f, lp, k = self._phase_test(s, res, trial, phases + [cand], len(phases))
+            f, lp, k = self._phase_test(s, res, trial, phases + [cand], len(phases), True)
             evidence[cand.label] = Evidence("add", f, lp, k, False)
             if (lp < self._search_log_alpha(cand, len(cands))
                     and (best is None or lp < best[0])):
@@ -253,7 +277,7 @@ class StackIdentifier:
         alt, other = best_structure(self, s, phases, cand, trial, have)
         if alt is not cand:
             evidence[cand.label] = Evidence("add", f, lp, k, False)
-            f, lp, k = self._phase_test(s, res, other, phases + [alt], len(phases))
+            f, lp, k = self._phase_test(s, res, other, phases + [alt], len(phases), True)
             cand, trial = alt, other
         moved = moved_lattice(self, s, phases, cand, trial)
         if moved is not None:
@@ -330,6 +354,7 @@ class StackIdentifier:
 
     def _remove_round(self, s, phases, res, evidence, full_test: bool):
         """Remove-test every phase; drop the least significant with p ≥ α and repeat.
+
 
         ``full_test`` (see :meth:`_needs_full_test`): every phase, cell components
         included, is refitted without it.  Otherwise a phase whose Wald log10 p on its scale
