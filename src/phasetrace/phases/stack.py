@@ -35,7 +35,6 @@ says so.  The evidence of the last test of every (scan, phase) is kept (:class:`
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -50,7 +49,7 @@ from .identify import CellMatch
 from .presence import (Evidence, Residual, correlation_factor, f_test, residual_grown,
                        residual_peaks, residual_snr_limit, search_trials, wald_log10_p)
 from .reference import ReferencePhase
-from .structure_choice import best_structure, moved_lattice
+from .structure_choice import best_structure, moved_lattice, swap_warm
 from .structure_choice import chi2_of as _chi2
 from .structure_choice import determined as _determined
 
@@ -288,21 +287,12 @@ class StackIdentifier:
         return phases + [cand], trial
 
     def _swap(self, s, phases, res, i, other, start, evidence, test="symmetry"):
-        """Phase ``i`` replaced by ``other`` (its parent or its variant), refined.
-
-        The variant and its parent are one crystal with and without the distortion, so
-        ``other`` starts from phase ``i``'s profile (Caglioti U, W, η, March–Dollase r,
-        fault breadth) rather than the defaults; its scale and reflection intensities
-        start from the linear fit (its reflection list differs)."""
+        """Phase ``i`` replaced by ``other`` (its parent or its variant), refined from
+        phase ``i``'s profile (:func:`.structure_choice.swap_warm`)."""
         new = phases[:i] + [other] + phases[i + 1:]
         starts = list(res.free)
         starts[i] = start
-        warm = warm_start(res)
-        prev = res.phases[i]
-        warm[other.label] = dataclasses.replace(
-            prev, label=other.label, scale=math.nan, hkl=np.zeros((0, 3), int),
-            intensity=np.zeros(0))
-        return new, self._refit(s, new, starts, warm)
+        return new, self._refit(s, new, starts, swap_warm(res, i, other.label))
 
     def _symmetry(self, s, phases, res, matches, evidence):
         """Variant against parent in its place (nested: the parent is the variant with zero

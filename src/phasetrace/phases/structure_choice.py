@@ -9,7 +9,9 @@ added lattice instead of standing beside it (:func:`moved_lattice`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,3 +103,16 @@ def best_structure(ident: StackIdentifier, s: int, phases: list, cand, trial, ha
                          alt.label, cand.label, chi2_of(other), best[0])
             best = (chi2_of(other), alt, other)
     return best[1], best[2]
+
+
+def swap_warm(res, i: int, label: str) -> dict:
+    """Warm start of ``res`` with phase ``i`` replaced by ``label``, its parent or variant.
+
+    The variant and its parent are one crystal with and without the distortion, so the
+    new phase starts from phase ``i``'s profile (Caglioti U, W, η, March–Dollase r, fault
+    breadth) rather than the defaults; its scale and reflection intensities start from
+    the linear fit (its reflection list differs)."""
+    warm = warm_start(res)
+    warm[label] = dataclasses.replace(res.phases[i], label=label, scale=math.nan,
+                                      hkl=np.zeros((0, 3), int), intensity=np.zeros(0))
+    return warm
