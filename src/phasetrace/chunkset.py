@@ -88,7 +88,7 @@ def _header(zf: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(shape), dtype
 
 
-def open_chunk(path: str | Path, *, eager: tuple[str, ...] = SUMMARY_VARS) -> xr.Dataset:
+def open_chunk(path: str | Path, *, eager: tuple[str, ...] = ()) -> xr.Dataset:
     """A chunk file as a Dataset: variables on ``scan``/``map_scan`` lazy, except ``eager``.
 
     Coordinates, the variables on other dims (phase, peak, block) and ``eager`` are read
@@ -121,16 +121,21 @@ def is_lazy(var: xr.Variable | xr.DataArray) -> bool:
 
 
 def in_memory(results: xr.Dataset) -> xr.Dataset:
-    """``results`` without its lazy variables, but with the patterns the unindexed summary reads.
+    """What the transition detection reads of ``results``, in memory; its other lazy variables dropped.
 
-    What :func:`phasetrace.pipeline._finish` hands the transition detection: it reads
-    only :data:`SUMMARY_VARS`, the coordinates and, when every pattern was kept, the
-    intensity and background (at most ``max_map_scans`` scans).
+    :data:`SUMMARY_VARS`, the coordinates and, when every pattern was kept, the
+    intensity and background (at most ``max_map_scans`` scans).  Read one variable at
+    a time (its chunk pieces and the joined array are all it holds at once);
+    ``results`` itself stays lazy.
     """
     lazy = [v for v in results.data_vars if is_lazy(results[v])]
-    out = results.drop_vars([v for v in lazy if v not in _PATTERNS_READ])
+    keep = [v for v in lazy if v in SUMMARY_VARS or v in _PATTERNS_READ]
+    out = results.drop_vars([v for v in lazy if v not in keep])
     with local_compute():
-        return out.assign({v: out[v].load() for v in _PATTERNS_READ if v in lazy})
+        for name in keep:
+            out[name] = out[name].compute()  # a copy: results keeps reading the files
+    close_files()
+    return out
 
 
 @contextlib.contextmanager
@@ -169,7 +174,7 @@ def write_netcdf_regions(ds: xr.Dataset, path: str | Path, *, region_scans: int 
         var = ds[name].variable
         if name in unsupported:  # object/datetime, or not on scans: no region encoding; load it
             with local_compute():
-                template[name] = var.load()
+                template[name] = var.compute()
             continue
         zero = np.broadcast_to(np.zeros((), dtype=var.dtype), var.shape)
         template[name] = xr.Variable(var.dims, zero, var.attrs, var.encoding)
@@ -196,14 +201,9 @@ def write_netcdf_regions(ds: xr.Dataset, path: str | Path, *, region_scans: int 
     close_files()
 
 
-def lazy_names(ds: xr.Dataset) -> list[str]:
-    """Names of the lazy data variables of ``ds``."""
-    return [v for v in ds.data_vars if is_lazy(ds[v])]
-
-
-def region_frames(ds: xr.Dataset, names: list[str], region_scans: int = REGION_SCANS) -> Iterator[xr.Dataset]:
-    """``ds[names]`` a slice of scans at a time, computed (one read of each chunk member)."""
-    for region in scan_regions(ds.sizes[SCAN], region_scans):
+def region_frames(ds: xr.Dataset, names: list[str], region_scans: int | None = None) -> Iterator[xr.Dataset]:
+    """``ds[names]`` a slice of ``region_scans`` (default :data:`REGION_SCANS`) scans at a time, computed."""
+    for region in scan_regions(ds.sizes[SCAN], region_scans or REGION_SCANS):
         with local_compute():
             yield ds[names].isel({SCAN: region}).load()
     close_files()

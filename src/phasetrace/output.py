@@ -287,7 +287,7 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Any = Non
     view = map_view(results)  # at most max_map_scans scans: held in memory for the figures
     if any(is_lazy(view[v]) for v in view.data_vars):
         with local_compute():
-            view = view.load()
+            view = view.compute()
     pngs: list[Path] | None = None
     if config.output.figures:
         from .plot import save_all
