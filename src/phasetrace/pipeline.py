@@ -9,9 +9,11 @@ This is the only orchestration module; it does no numerics itself.
   a chunk at a time (:mod:`phasetrace.stream`), makes the stack-wide decisions
   once (:func:`phasetrace.analysis.plan_analysis`), analyses the blocks of each
   chunk in this process, on local processes or on a Dask cluster
-  (:func:`phasetrace.executor.run_tasks`), joins them, aligns the
-  electrochemistry, detects the transitions, writes every file with one run id
-  (:func:`phasetrace.output.write_outputs`) and writes the done-marker last.
+  (:func:`phasetrace.executor.run_tasks`), joins them (lazily: the chunk files
+  are read when written, :mod:`phasetrace.chunkset`), aligns the
+  electrochemistry, detects the transitions on the in-memory summary, writes every
+  file with one run id (:func:`phasetrace.output.write_outputs`) and writes the
+  done-marker last.
 
 Both run exactly the same blocks with the same plan (:mod:`phasetrace.analysis`),
 so the answer does not depend on ``chunk_scans``, ``jobs`` or ``scheduler``.
