@@ -103,10 +103,10 @@ def open_chunk(path: str | Path, *, eager: tuple[str, ...] = ()) -> xr.Dataset:
         meta = json.loads(str(z["meta"]))
         items: dict[str, Any] = {}
         for name, m in meta["variables"].items():
-            if m["coord"] or name in eager or not {SCAN, MAP_SCAN} & set(m["dims"]):
-                data: Any = z[m["key"]]
+            shape, dtype = _header(zf, m["key"])
+            if m["coord"] or name in eager or not {SCAN, MAP_SCAN} & set(m["dims"]) or 0 in shape:
+                data: Any = z[m["key"]]  # (empty arrays too: Dask cannot pad a dim of size 0)
             else:
-                shape, dtype = _header(zf, m["key"])
                 token = f"phasetrace-chunk-{stamp}-{m['key']}-{path}"
                 graph = {(token,) + (0,) * len(shape): (_member, path, stamp, m["key"])}
                 data = da.Array(graph, token, chunks=tuple((s,) for s in shape), dtype=dtype)

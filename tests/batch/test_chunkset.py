@@ -94,3 +94,11 @@ def test_lattice_csv_by_slices_equals_one_table(chunk_files, tmp_path):
     expected = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n")
     assert (tmp_path / "lattice.csv").read_text(encoding="utf-8") == expected
     assert len(frame) == int(ref["present"].values.sum())  # one row per (scan, phase present)
+
+
+def test_join_pads_a_chunk_without_unindexed_peaks(tmp_path):
+    parts = [_chunk(0, 4, 0, 0), _chunk(4, 4, 2, 1)]  # the first chunk found no unindexed peak
+    files = [save_chunk(ds, tmp_path / f"chunk_{i}.npz") for i, ds in enumerate(parts)]
+    joined = join_blocks([open_chunk(p) for p in files])
+    un = in_memory(joined)["unindexed_peaks"].values
+    assert un.shape == (8, 2) and np.isnan(un[:4]).all() and np.isfinite(un[4:]).all()
