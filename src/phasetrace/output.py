@@ -31,7 +31,7 @@ os.umask(_UMASK)
 
 __all__ = ["atomic_path", "write_text_atomic", "write_json_atomic", "write_netcdf_atomic",
            "prepare_out_dir", "file_sha256", "json_default", "write_outputs", "lattice_frame",
-           "map_view", "netcdf_ready"]
+           "lattice_variables", "write_lattice_csv", "map_view", "netcdf_ready"]
 
 
 def prepare_out_dir(out: str | Path) -> Path:
@@ -119,9 +119,15 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a Dataset to netCDF-4 (h5netcdf engine) atomically."""
+    """Write a Dataset to netCDF-4 (h5netcdf engine) atomically.
+
+    Variables read lazily from a chunked run's files are written a region of scans at
+    a time (:func:`phasetrace.chunkset.write_netcdf_regions`).
+    """
+    from .chunkset import write_netcdf_regions
+
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        write_netcdf_regions(ds, tmp)
     return Path(path)
 
 
@@ -143,14 +149,17 @@ _EXTRA_COLUMNS = ("esd_alpha", "esd_beta", "esd_gamma", "esd_volume_per_fu", "in
                   "esd_volume_fraction")
 
 
-def lattice_frame(results: xr.Dataset) -> Any:
+def lattice_frame(results: xr.Dataset, *, scan_coords: list[str] | None = None) -> Any:
     """The ``lattice.csv`` table: one row per (scan, phase present), scan-major.
 
     Same columns and order as :func:`phasetrace.lattice.lattice_table`, vectorised
-    (10⁵ scans in well under a second).
+    (10⁵ scans in well under a second).  ``scan_coords``: the scan coordinates to
+    add (default :func:`phasetrace.lattice.output.known_scan_coords` of ``results``;
+    given when ``results`` is one slice of a run's scans).
     """
     import pandas as pd
 
+    from .lattice.output import known_scan_coords
     from .schema import LATTICE_CSV_COLUMNS, PHASE, SCAN
 
     s, j = np.nonzero(results["present"].values)
@@ -169,11 +178,32 @@ def lattice_frame(results: xr.Dataset) -> Any:
     for c in ("zero_shift", "displacement", "rwp"):
         if c in results:
             data[c] = results[c].values[s].astype(float)
-    from .lattice.output import known_scan_coords
-
-    for c in known_scan_coords(results):
+    for c in known_scan_coords(results) if scan_coords is None else scan_coords:
         data[c] = results[c].values[s]
     return pd.DataFrame(data)
+
+
+def lattice_variables(results: xr.Dataset) -> list[str]:
+    """The data variables :func:`lattice_frame` reads."""
+    from .schema import LATTICE_CSV_COLUMNS
+
+    names = ("present", *LATTICE_CSV_COLUMNS[2:], *_EXTRA_COLUMNS, "fit_status", "is_cell_component",
+             "zero_shift", "displacement", "rwp")
+    return [v for v in dict.fromkeys(names) if v in results.data_vars]
+
+
+def write_lattice_csv(results: xr.Dataset, path: str | Path, *, run_id: str) -> Path:
+    """Write ``lattice.csv`` atomically, a slice of scans at a time (rows as one table would give)."""
+    from .chunkset import region_frames
+    from .lattice.output import known_scan_coords
+
+    coords = known_scan_coords(results)  # columns decided on all scans, not per slice
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for k, part in enumerate(region_frames(results, lattice_variables(results))):
+            frame = lattice_frame(part, scan_coords=coords)
+            frame["run_id"] = run_id
+            frame.to_csv(fh, header=k == 0, index=False, float_format="%.6g", lineterminator="\n")
+    return Path(path)
 
 
 def map_view(results: xr.Dataset) -> xr.Dataset:
@@ -225,6 +255,7 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Any = Non
     is written atomically; other files in ``out_dir`` are untouched.  The caller
     writes the done-marker (:func:`phasetrace.resultset.mark_done`) afterwards.
     """
+    from .chunkset import is_lazy, local_compute
     from .config import Config
     from .report import tables
     from .transitions import sequence_of
@@ -235,13 +266,7 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Any = Non
     results.attrs["run_id"] = run_id
     sequence = {**sequence_of(results), "run_id": run_id}
     written = {"sequence.json": write_json_atomic(out / "sequence.json", sequence)}
-    frame = lattice_frame(results)
-    frame["run_id"] = run_id
-    with atomic_path(out / "lattice.csv") as tmp:  # streamed: no whole-table string in memory
-        frame.to_csv(tmp, index=False, float_format="%.6g", encoding="utf-8", lineterminator="\n",
-                     chunksize=100_000)
-    written["lattice.csv"] = out / "lattice.csv"
-    del frame
+    written["lattice.csv"] = write_lattice_csv(results, out / "lattice.csv", run_id=run_id)
     table = tables.sequence_table(sequence, material=config.output.material or None)
     written["sequence.md"] = write_text_atomic(
         out / "sequence.md", tables.to_markdown(table).rstrip("\n") + f"\n\n<!-- run_id: {run_id} -->\n")
@@ -259,7 +284,10 @@ def write_outputs(results: xr.Dataset, out_dir: str | Path, *, config: Any = Non
     written["evolution.tex"] = write_text_atomic(
         out / "evolution.tex", tables.to_latex(evolution).rstrip("\n") + f"\n% run_id: {run_id}\n")
     written["results.nc"] = write_netcdf_atomic(netcdf_ready(results), out / "results.nc")
-    view = map_view(results)
+    view = map_view(results)  # at most max_map_scans scans: held in memory for the figures
+    if any(is_lazy(view[v]) for v in view.data_vars):
+        with local_compute():
+            view = view.compute()
     pngs: list[Path] | None = None
     if config.output.figures:
         from .plot import save_all

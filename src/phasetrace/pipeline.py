@@ -9,9 +9,11 @@ This is the only orchestration module; it does no numerics itself.
   a chunk at a time (:mod:`phasetrace.stream`), makes the stack-wide decisions
   once (:func:`phasetrace.analysis.plan_analysis`), analyses the blocks of each
   chunk in this process, on local processes or on a Dask cluster
-  (:func:`phasetrace.executor.run_tasks`), joins them, aligns the
-  electrochemistry, detects the transitions, writes every file with one run id
-  (:func:`phasetrace.output.write_outputs`) and writes the done-marker last.
+  (:func:`phasetrace.executor.run_tasks`), joins them (lazily: the chunk files
+  are read when written, :mod:`phasetrace.chunkset`), aligns the
+  electrochemistry, detects the transitions on the in-memory summary, writes every
+  file with one run id (:func:`phasetrace.output.write_outputs`) and writes the
+  done-marker last.
 
 Both run exactly the same blocks with the same plan (:mod:`phasetrace.analysis`),
 so the answer does not depend on ``chunk_scans``, ``jobs`` or ``scheduler``.
@@ -180,24 +182,27 @@ def analyse_stack(stack: xr.Dataset, *, config: Config | None = None,
 def _finish(joined: xr.Dataset, plan: Any) -> xr.Dataset:
     """Patterns back on (scan, two_theta) when all were kept; transitions; attributes."""
     from .analysis import collapse_block_attrs
+    from .chunkset import in_memory
     from .transitions import detect_transitions, sequence_variables
 
     results = collapse_block_attrs(joined)
     if plan.map_stride == 1:
         maps = [v for v in results.data_vars if "map_scan" in results[v].dims]
-        for name in maps:
-            results[name[len("map_"):]] = (("scan", "two_theta"), results[name].values)
+        for name in maps:  # .data: a chunked run's patterns stay in its chunk files until written
+            results[name[len("map_"):]] = (("scan", "two_theta"), results[name].data)
         results = results.drop_vars(maps).drop_dims("map_scan")
     tc = plan.config.transitions
-    transitions = detect_transitions(results, x=tc.x, min_fraction=tc.min_fraction, min_scans=tc.min_scans)
-    sequence = with_minor_phases(transitions.to_dict(), results, min_fraction=tc.min_fraction)
+    summary = in_memory(results)  # what the transitions read (chunkset.SUMMARY_VARS), in memory
+    transitions = detect_transitions(summary, x=tc.x, min_fraction=tc.min_fraction, min_scans=tc.min_scans)
+    sequence = with_minor_phases(transitions.to_dict(), summary, min_fraction=tc.min_fraction)
     from .transitions.evolution import with_evolution
 
     wl1, wl2, ratio = plan.wavelength
     results.attrs.update(wavelength_A=wl1, wavelength2_A=wl2, kalpha2_ratio=ratio)
     if plan.calibration is not None:
         results.attrs["calibration_json"] = json.dumps(plan.calibration.to_dict())
-    sequence = with_evolution(sequence, results, plan.config.phases)  # unindexed peaks need λ
+    sequence = with_evolution(sequence, summary.assign_attrs(results.attrs),  # unindexed peaks need λ
+                              plan.config.phases)
     results = results.assign(sequence_variables(sequence, results["scan"].values))
     results.attrs.update(
         sequence_json=json.dumps(sequence, ensure_ascii=False, default=json_default),
@@ -244,6 +249,9 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
                  progress: Progress = None) -> tuple[xr.Dataset, dict[str, Path]]:
     """Read, analyse and write one experiment; return (results, written files).
 
+    The results are ``results.nc`` as written, opened lazily (each variable is read
+    when used), so that a run of any length returns without loading its tables.
+
     Parameters
     ----------
     inputs : RunInputs
@@ -278,6 +286,7 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
         Unusable input or options, or ``out_dir`` locked by another run.
     """
     from .analysis import join_blocks, plan_analysis
+    from .chunkset import local_compute
     from .resultset import clear_done, lock_out_dir, mark_done, new_run_id
     from .stream import open_source
 
@@ -303,23 +312,25 @@ def run_analysis(inputs: RunInputs, out_dir: str | Path, *, config: Config | Non
         with clock.stage("analysis"):
             parts = _run_chunks(source, plan, digests, out, chunk_scans=chunk_scans, jobs=jobs,
                                 scheduler=scheduler, resume=resume, progress=progress, clock=clock)
-        with clock.stage("join"):
-            joined = _align(join_blocks(parts), inputs, source)
-            del parts
-        with clock.stage("transitions"):
-            results = _finish(joined, plan)
-            del joined
-        results.attrs["provenance_json"] = json.dumps(_provenance(inputs, config, digests, plan),
-                                                      ensure_ascii=False, default=json_default)
-        from .output import write_outputs as write
+        with local_compute():  # chunk results: read from their files when needed (chunkset)
+            with clock.stage("join"):
+                joined = _align(join_blocks(parts), inputs, source)
+                del parts
+            with clock.stage("transitions"):
+                results = _finish(joined, plan)
+                del joined
+            results.attrs["provenance_json"] = json.dumps(_provenance(inputs, config, digests, plan),
+                                                          ensure_ascii=False, default=json_default)
+            from .output import write_outputs as write
 
-        with clock.stage("write"):
-            written = write(results, out, config=config, run_id=run_id)
-            mark_done(out, run_id, written)
-            if not keep_chunks:
-                shutil.rmtree(out / CHUNK_DIR, ignore_errors=True)
+            with clock.stage("write"):
+                written = write(results, out, config=config, run_id=run_id)
+                del results
+                mark_done(out, run_id, written)
+                if not keep_chunks:
+                    shutil.rmtree(out / CHUNK_DIR, ignore_errors=True)
     clock.log()
-    results.attrs["run_id"] = run_id
+    results = xr.open_dataset(written["results.nc"], engine="h5netcdf")  # read lazily: any length
     results.attrs["stage_times_json"] = json.dumps(clock.to_dict())
     return results, written
 
@@ -350,8 +361,9 @@ def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, c
     as ``task read`` and ``task analyse``.
     """
     from .analysis import analyse_task
+    from .chunkset import open_chunk
     from .executor import run_tasks
-    from .stream import load_chunk, save_chunk
+    from .stream import save_chunk
 
     groups = _chunk_groups(plan, chunk_scans, parallel=jobs > 1 or bool(scheduler))
     spans = [(max(0, g[0][0] - plan.halo), min(plan.n_scans, g[-1][1] + plan.halo)) for g in groups]
@@ -385,7 +397,7 @@ def _run_chunks(source: Any, plan: Any, digests: dict[str, str], out: Path, *, c
         scans_done += groups[i][-1][1] - groups[i][0][0]
         if progress is not None:
             progress(scans_done, plan.n_scans)
-    return [load_chunk(done[i]) if isinstance(done[i], Path) else done[i] for i in range(len(groups))]
+    return [open_chunk(done[i]) if isinstance(done[i], Path) else done[i] for i in range(len(groups))]
 
 
 def _reusable(folder: Path, prints: list[str]) -> dict[int, Path]:
