@@ -33,10 +33,11 @@ amplitude, derivative factors) is built once per parameter vector, then each gri
 the lines whose window covers it, forms its Jacobian row over the touched columns only and
 adds it straight into ``JᵀWJ`` and ``JᵀWr``: the (N × npar) Jacobian is never formed in a fit.
 
-Window: each line is evaluated within ±``cutoff`` FWHM of its centre.  The Gaussian part is
-then complete (exp(−4 ln2 · 144)); the Lorentzian part loses the area fraction
-``1 − (2/π) atan(2 cutoff)`` = 2.65 % × η at 12 FWHM, symmetric about the centre (no shift
-of positions); that tail is a smooth pedestal taken up by the background terms.
+Window: each line is evaluated within ±``cutoff`` FWHM of its centre, tapered to 0 over the
+last FWHM (:func:`phasetrace._kernels.window.pv_window`: a hard cut makes χ² jump whenever an
+edge crosses a grid point).  The Gaussian part is then complete (exp(−4 ln2 · 121)); the
+Lorentzian part loses the area fraction 2.77 % × η at 12 FWHM, symmetric about the centre
+(no shift of positions); that tail is a smooth pedestal taken up by the background terms.
 
 All arrays C-contiguous float64 / int64; outputs caller-allocated.
 """
@@ -50,7 +51,8 @@ from numba import njit
 
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
                  init_free, lm_iterations, lm_judge, lm_propose, lm_start)
-from .profiles import pv_unit, tch_mix, tch_split
+from .profiles import tch_mix, tch_split
+from .window import pv_window
 
 __all__ = ["pattern_model", "fit_pattern", "FIT_CONVERGED", "FIT_ITERATION_LIMIT",
            "FIT_SINGULAR", "FIT_NO_DATA"]
@@ -266,7 +268,8 @@ def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, 
                 continue
             u += 1
             gam = tab[ln, _L_GAM]
-            val, dcv, dwv, dev = pv_unit(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA])
+            val, dcv, dwv, dev = pv_window(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA],
+                                         cutoff)
             amp = tab[ln, _L_AMP]
             v += amp * val
             if not want_row:
