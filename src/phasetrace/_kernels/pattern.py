@@ -393,7 +393,8 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
 
     Convergence (:func:`phasetrace._kernels.lm.lm_propose`): a Gauss–Newton step whose
     predicted χ² decrease is below ``tol × max(χ²_ν, 1)`` (χ² in units of σ²; every parameter
-    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``), a decrease below ten
+    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``) and an actual change as
+    small, along the step behind or (``verify`` mode, χ² only) the step ahead; a decrease below ten
     times that over ten Jacobians, or damping that can no longer lower χ² (a minimum within
     the bounds).  ``maxiter``: Jacobians allowed.
 
@@ -434,7 +435,7 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
     chi2 = _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
-    state = lm_start(chi2)
+    state = lm_start(chi2, True)
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
