@@ -52,7 +52,7 @@ from numba import njit
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
                  init_free, lm_iterations, lm_judge, lm_propose, lm_start)
 from .profiles import tch_mix, tch_split
-from .window import pv_window
+from .window import pv_window, pv_window_value
 
 __all__ = ["pattern_model", "fit_pattern", "FIT_CONVERGED", "FIT_ITERATION_LIMIT",
            "FIT_SINGULAR", "FIT_NO_DATA"]
@@ -268,12 +268,13 @@ def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, 
                 continue
             u += 1
             gam = tab[ln, _L_GAM]
+            amp = tab[ln, _L_AMP]
+            if not want_row:
+                v += amp * pv_window_value(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA], cutoff)
+                continue
             val, dcv, dwv, dev = pv_window(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA],
                                          cutoff)
-            amp = tab[ln, _L_AMP]
             v += amp * val
-            if not want_row:
-                continue
             k = lk[ln]
             jp = ph[k]
             ac = amp * dcv

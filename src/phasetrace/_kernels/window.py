@@ -18,11 +18,13 @@ for ``cutoff ≥ 5``.
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
-from .profiles import pv_unit
+from .profiles import _AG, _CG, _CL, pv_unit
 
-__all__ = ["pv_window"]
+__all__ = ["pv_window", "pv_window_value"]
 
 
 @njit(cache=True, nogil=True)
@@ -44,3 +46,19 @@ def pv_window(dx: float, gam: float, eta: float, cutoff: float):
     dc = dc * w - (dw if dx > 0.0 else -dw)
     dg = dg * w - dw * u
     return val * w, dc, dg, de * w
+
+
+@njit(cache=True, nogil=True)
+def pv_window_value(dx: float, gam: float, eta: float, cutoff: float) -> float:
+    """Value of :func:`pv_window` alone (the χ²-only evaluations of a fit), the same
+    arithmetic as :func:`pv_window` and :func:`phasetrace._kernels.profiles.pv_unit`."""
+    inv = 1.0 / gam
+    u2 = dx * dx * inv * inv
+    g = _CG * inv * math.exp(-_AG * u2) if u2 < 64.0 else 0.0
+    val = eta * (_CL * inv * (1.0 / (1.0 + 4.0 * u2))) + (1.0 - eta) * g
+    t = abs(dx) / gam - (cutoff - 1.0)
+    if t <= 0.0:
+        return val
+    if t >= 1.0:
+        return 0.0
+    return val * (1.0 - t * t * (3.0 - 2.0 * t))

@@ -192,18 +192,20 @@ def refine_pattern(
 
 def _result(layout, p, cov, held, kstat, chi2, nfev, n_iter, dof, x, y, sw, ok, base, cheb,
             calc, phases, free_bounds, wl, geometry) -> RefineResult:
-    esd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    esd = np.sqrt(np.maximum(cov.diagonal(), 0.0))
     esd = np.where(layout.lb < layout.ub, esd, np.nan)
     ibg = int(layout.glob[2])
     nbg = cheb.shape[1]
     bg = base + cheb @ p[ibg:ibg + nbg]
     calc = np.where(ok | np.isfinite(calc), calc, np.nan)
-    w = sw[ok] ** 2
-    resid = y[ok] - calc[ok]
-    rwp = 100.0 * math.sqrt(float(w @ resid ** 2) / max(float(w @ y[ok] ** 2), 1e-300))
-    rp = 100.0 * float(np.sum(np.abs(resid)) / max(np.sum(np.abs(y[ok])), 1e-300))
+    # sw = 0 and y = 0 off the fitted points: sums over all points are sums over ``ok``
+    w = sw * sw
+    resid = np.where(ok, y - calc, 0.0)
+    rwp = 100.0 * math.sqrt(float(w @ (resid * resid)) / max(float(w @ (y * y)), 1e-300))
+    rp = 100.0 * float(np.abs(resid).sum() / max(np.abs(y).sum(), 1e-300))
     redchi = chi2 / dof if dof > 0 else math.nan
     sols = []
+    pl, el = p.tolist(), esd.tolist()
     amps = _amplitudes(layout, p, wl)
     flagged = _flagged_phases(layout, held, p)
     for j, phase in enumerate(phases):
@@ -216,18 +218,18 @@ def _result(layout, p, cov, held, kstat, chi2, nfev, n_iter, dof, x, y, sw, ok, 
         rietveld = layout.modes[j] == "rietveld"
         sols.append(PhaseSolution(
             label=phase.label, mode=layout.modes[j], free=free,
-            esd_free=np.sqrt(np.maximum(np.diag(cov_free), 0.0)), cov_free=cov_free,
-            tie=layout.ties[j], scale=float(p[i_s]) if rietveld else math.nan,
-            esd_scale=float(esd[i_s]) if rietveld else math.nan, u=float(p[i_u]),
-            w=float(p[i_w]), eta=float(p[i_e]), po_r=float(p[i_r]) if i_r >= 0 else 1.0,
-            hkl=layout.hkl[j], intensity=amps[j],
+            esd_free=np.sqrt(np.maximum(cov_free.diagonal(), 0.0)), cov_free=cov_free,
+            tie=layout.ties[j], scale=pl[i_s] if rietveld else math.nan,
+            esd_scale=el[i_s] if rietveld else math.nan, u=pl[i_u], w=pl[i_w], eta=pl[i_e],
+            po_r=pl[i_r] if i_r >= 0 else 1.0, hkl=layout.hkl[j], intensity=amps[j],
             status=_status(kstat, flagged[j], free, fbnd), q=q,
-            sf_dl=float(p[i_sf]) if i_sf >= 0 else math.nan,
-            esd_sf_dl=float(esd[i_sf]) if i_sf >= 0 else math.nan))
+            sf_dl=pl[i_sf] if i_sf >= 0 else math.nan,
+            esd_sf_dl=el[i_sf] if i_sf >= 0 else math.nan))
     phase_fractions(phases, sols, layout, cov)
     overall = max((s.status for s in sols), default=RefineStatus.NOT_REFINED)
-    params = [Parameter(n, float(v), float(e), float(lo), float(hi), bool(lo < hi), bool(h))
-              for n, v, e, lo, hi, h in zip(layout.names, p, esd, layout.lb, layout.ub, held)]
+    params = [Parameter(n, v, e, lo, hi, lo < hi, h) for n, v, e, lo, hi, h in zip(
+        layout.names, p.tolist(), esd.tolist(), layout.lb.tolist(), layout.ub.tolist(),
+        held.tolist())]
     iz, idisp = int(layout.glob[0]), int(layout.glob[1])
     return RefineResult(
         phases=sols, zero=float(p[iz]), esd_zero=float(esd[iz]), displacement=float(p[idisp]),

@@ -159,12 +159,23 @@ def resolve_geometry(geometry: str, wavelength_A: float) -> str:
     return "reflection" if lab and wavelength_A >= REFLECTION_MIN_WAVELENGTH_A else "transmission"
 
 
+#: the last grid's basis (a stack's scans share one grid): (grid copy, n, basis), replaced
+#: as one tuple so that concurrent callers never mix two grids
+_CHEB_LAST: tuple = (np.zeros(0), 0, np.zeros((0, 0)))
+
+
 def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
-    """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n)."""
+    """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n); the array
+    may be shared with other calls on the same grid: do not modify it."""
+    global _CHEB_LAST
+    last = _CHEB_LAST
+    if last[1] == n and np.array_equal(last[0], x):
+        return last[2]
     u = 2.0 * (x - x[0]) / max(x[-1] - x[0], 1e-12) - 1.0
     out = np.empty((x.size, n))
     for m in range(n):      # T_0 = 1, T_1 = u, T_(m+1) = 2u T_m − T_(m−1)
         out[:, m] = 1.0 if m == 0 else (u if m == 1 else 2 * u * out[:, m - 1] - out[:, m - 2])
+    _CHEB_LAST = (np.array(x, float), n, out)
     return out
 
 
