@@ -440,6 +440,13 @@ def lm_judge(state, chi2t, dof, tol):
 
 
 @njit(cache=True, nogil=True)
+def lm_verifying(state):
+    """Whether the trial just proposed is a verification (:func:`lm_judge` will not take it
+    when χ² confirms the minimum)."""
+    return state[_S_CHK] > 0.0
+
+
+@njit(cache=True, nogil=True)
 def lm_iterations(state):
     """Jacobians used (the start point's included)."""
     return int(state[_S_IT])

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit
 
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
-                 init_free, lm_iterations, lm_judge, lm_propose, lm_start)
+                 init_free, lm_iterations, lm_judge, lm_propose, lm_start, lm_verifying)
 from .profiles import tch_mix, tch_split
 from .window import pv_window, pv_window_value
 
@@ -437,25 +437,31 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
     state = lm_start(chi2, True)
+    last_accepted = True
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
         if status != LM_CONTINUE:
             break
-        # χ² alone at the trial (no Jacobian rows): about half the trials are rejected;
-        # the normal equations are formed only at an accepted point (same arithmetic, same
-        # values as forming them with the trial)
+        # after an accepted step the next is usually accepted too: its normal equations are
+        # formed in the same pass as its χ² (into at, gt; kept only if accepted); after a
+        # rejection, and for a verification trial (not taken when it confirms the minimum),
+        # χ² alone, the normal equations then follow at an accepted point.  Either way the
+        # same arithmetic gives the same values (the χ²-only line shape is bit-identical).
+        with_normal = last_accepted and not lm_verifying(state)
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, False,
-                          free, work, iwork)
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt,
+                          with_normal, free, work, iwork)
         nfev += 1
         accepted, status = lm_judge(state, chi2t, dof, tol)
+        last_accepted = accepted
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
-            _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                      i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
-                      free, work, iwork)
+            if not with_normal:
+                _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                          free, work, iwork)
             fc, ft = ft, fc
             r, rt = rt, r
             a, at = at, a
