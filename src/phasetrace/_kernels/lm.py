@@ -159,17 +159,20 @@ def damped_step(a, g, p, lb, ub, free, act, diag, lo, step, lam, npar):
     projected Newton step, Bertsekas 1982) slots on a bound whose *step* points out of it:
     the step is solved again without them, so that clipping at the bound never leaves the
     other slots with a step computed for a move that cannot happen.
-    ``D`` is diag(a) (1 for a slot the data do not see, whose gradient is 0 too): scale
-    invariant, so slots of very different units (cells in Å⁻², intensities in counts, a
-    background in counts) are damped alike.  A floor relative to the largest entry (tried:
-    1e-9 of it) damps the small-unit slots a thousandfold at λ = 1e-3 — a Chebyshev
-    background (diag ~10) under cells (~1e14) — and turns Gauss–Newton into slow steepest
-    descent for them.  ``a`` is restored on return.  Returns False when the damped matrix is not positive definite.
+    ``D`` is diag(a), floored at 1e-9 of its largest active entry.  (Tried: no floor, scale
+    invariant — 7–8 → 4 Jacobians per warm scan of bench_refine, but slots the data barely
+    see, e.g. a free intensity whose line only grazes the grid, then take undamped steps and
+    ``analyse_phases`` on tests/lattice/test_analyse.py found a spurious P'2.)  ``a`` is
+    restored on return.  Returns False when the damped matrix is not positive definite.
     """
     active_set(g, p, lb, ub, free, act, npar)
+    amax = 0.0
+    for j in range(npar):
+        if act[j] and a[j, j] > amax:
+            amax = a[j, j]
     for j in range(npar):
         diag[j] = a[j, j]
-        a[j, j] = diag[j] + lam * (diag[j] if diag[j] > 0.0 else 1.0)
+        a[j, j] = diag[j] + lam * max(diag[j], 1e-9 * amax + 1e-300)
     ok = chol_solve(a, g, act, npar, lo, step)
     for _ in range(npar):
         if not ok:

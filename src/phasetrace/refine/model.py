@@ -346,8 +346,13 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         for m, v in enumerate(q0):
             add(f"{lab}.q{m}", float(v), float(qlo[m]), float(qhi[m]), True, j)
         phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size, i_sf)
-        sel, q2, fbase, cos2 = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
-                                     1e-3 if mode == "pawley" else 1e-4, use_po, use_sf)
+        # a free (Pawley) intensity needs its line's centre on the grid: beyond the grid's
+        # ends only the tail would constrain it, which the window taper takes to 0
+        # (an unmeasurable parameter, whose undamped step diverges); a structure amplitude
+        # is tied to the scale, so a line outside still models its tail inside
+        lo_k, hi_k = (two_theta[0], two_theta[-1]) if mode == "pawley" else (tt_lo, tt_hi)
+        sel, q2, fbase, cos2 = _reflections(phase, free, wavelength_A, lo_k, hi_k,
+                                            1e-3 if mode == "pawley" else 1e-4, use_po, use_sf)
         hkl = phase.hkl[sel]
         coef = np.zeros((sel.size, 6))
         coef[:, :q0.size] = _hkl_table(phase)[1][sel] @ metric_basis(phase.crystal_system, tie)
