@@ -33,10 +33,11 @@ amplitude, derivative factors) is built once per parameter vector, then each gri
 the lines whose window covers it, forms its Jacobian row over the touched columns only and
 adds it straight into ``JᵀWJ`` and ``JᵀWr``: the (N × npar) Jacobian is never formed in a fit.
 
-Window: each line is evaluated within ±``cutoff`` FWHM of its centre.  The Gaussian part is
-then complete (exp(−4 ln2 · 144)); the Lorentzian part loses the area fraction
-``1 − (2/π) atan(2 cutoff)`` = 2.65 % × η at 12 FWHM, symmetric about the centre (no shift
-of positions); that tail is a smooth pedestal taken up by the background terms.
+Window: each line is evaluated within ±``cutoff`` FWHM of its centre, tapered to 0 over the
+last FWHM (:func:`phasetrace._kernels.window.pv_window`: a hard cut makes χ² jump whenever an
+edge crosses a grid point).  The Gaussian part is then complete (exp(−4 ln2 · 121)); the
+Lorentzian part loses the area fraction 2.77 % × η at 12 FWHM, symmetric about the centre
+(no shift of positions); that tail is a smooth pedestal taken up by the background terms.
 
 All arrays C-contiguous float64 / int64; outputs caller-allocated.
 """
@@ -50,7 +51,8 @@ from numba import njit
 
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
                  init_free, lm_iterations, lm_judge, lm_propose, lm_start)
-from .profiles import pv_unit, tch_mix, tch_split
+from .profiles import tch_mix, tch_split
+from .window import pv_window, pv_window_value
 
 __all__ = ["pattern_model", "fit_pattern", "FIT_CONVERGED", "FIT_ITERATION_LIMIT",
            "FIT_SINGULAR", "FIT_NO_DATA"]
@@ -266,11 +268,13 @@ def _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, 
                 continue
             u += 1
             gam = tab[ln, _L_GAM]
-            val, dcv, dwv, dev = pv_unit(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA])
             amp = tab[ln, _L_AMP]
-            v += amp * val
             if not want_row:
+                v += amp * pv_window_value(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA], cutoff)
                 continue
+            val, dcv, dwv, dev = pv_window(x[i] - tab[ln, _L_C], gam, tab[ln, _L_ETA],
+                                         cutoff)
+            v += amp * val
             k = lk[ln]
             jp = ph[k]
             ac = amp * dcv
@@ -432,25 +436,30 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
     state = lm_start(chi2)
+    last_accepted = True
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
                             maxiter, tol)
         if status != LM_CONTINUE:
             break
-        # χ² alone at the trial (no Jacobian rows): about half the trials are rejected;
-        # the normal equations are formed only at an accepted point (same arithmetic, same
-        # values as forming them with the trial)
+        # after an accepted step the next is usually accepted too: its normal equations are
+        # formed in the same pass as its χ² (into at, gt; kept only if accepted); after a
+        # rejection χ² alone, the normal equations then follow at an accepted point.  Either way the
+        # same arithmetic gives the same values (the χ²-only line shape is bit-identical).
+        with_normal = last_accepted
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, False,
-                          free, work, iwork)
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt,
+                          with_normal, free, work, iwork)
         nfev += 1
         accepted, status = lm_judge(state, chi2t, dof, tol)
+        last_accepted = accepted
         if accepted:
             for j in range(npar):
                 p[j] = pt[j]
-            _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
-                      i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
-                      free, work, iwork)
+            if not with_normal:
+                _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
+                          i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt, True,
+                          free, work, iwork)
             fc, ft = ft, fc
             r, rt = rt, r
             a, at = at, a

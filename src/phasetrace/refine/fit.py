@@ -12,7 +12,7 @@ from .._kernels.pattern import FIT_ITERATION_LIMIT, FIT_NO_DATA, FIT_SINGULAR, f
 from ..errors import FitError
 from ..phases.reference import ReferencePhase
 from .fractions import phase_fractions
-from .model import Layout, build_layout, chebyshev, free_from_q, resolve_geometry
+from .model import Layout, build_layout, chebyshev, free_jacobian, resolve_geometry
 from .params import Parameter, PhaseSolution, RefineOptions, RefineResult, RefineStatus
 
 __all__ = ["refine_pattern"]
@@ -82,48 +82,38 @@ def _hold_degenerate_zero(layout: Layout, p, args, sw, rho2_max: float) -> float
     return rho2
 
 
-def _amplitudes(layout: Layout, p, j, wl) -> np.ndarray:
-    """Integrated Kα1 intensities of phase ``j``'s reflections at ``p`` (as in the kernel)."""
-    sel = layout.ph == j
-    if layout.modes[j] == "pawley":
-        return p[layout.i_int[sel]]
-    i_s, _, _, _, i_r, iq0, nq = layout.phase_idx[j, :7]
-    q = layout.bq[sel, :nq] @ p[iq0:iq0 + nq]
+def _amplitudes(layout: Layout, p, wl) -> list[np.ndarray]:
+    """Integrated Kα1 intensities of each phase's reflections at ``p`` (as in the kernel)."""
+    pi = layout.phase_idx[layout.ph]
+    q = np.einsum("kj,kj->k", layout.bq, np.append(p, 0.0)[layout.q_index])
     s = np.clip(0.5 * wl * np.sqrt(np.maximum(q, 0)), 1e-9, 1 - 1e-12)
     th = np.arcsin(s)
     lp = (1 + np.cos(2 * th) ** 2) / (s * s * np.cos(th))
-    po = 1.0
-    if i_r >= 0:
-        r, c2 = p[i_r], layout.cos2[sel, 0]
-        po = (r * r * c2 + (1 - c2) / r) ** -1.5
-    return p[i_s] * layout.fbase[sel] * lp * po
+    r, c2 = np.where(pi[:, 4] >= 0, p[pi[:, 4]], 1.0), layout.cos2[:, 0]
+    po = (r * r * c2 + (1 - c2) / r) ** -1.5
+    amp = np.where(layout.i_int >= 0, p[layout.i_int], p[pi[:, 0]] * layout.fbase * lp * po)
+    return np.split(amp, np.searchsorted(layout.ph, np.arange(1, len(layout.modes))))
 
 
-def _free_cov(system, q, cov_q, tie):
-    """Free parameters and their covariance from q and cov(q) (delta method)."""
-    free = free_from_q(system, q, tie)
-    jac = np.empty((free.size, q.size))
-    for m in range(q.size):
-        h = 1e-7 * max(abs(q[m]), 1e-12)
-        dq = np.zeros(q.size)
-        dq[m] = h
-        jac[:, m] = (free_from_q(system, q + dq, tie) - free_from_q(system, q - dq, tie)) / (2 * h)
-    return free, jac @ cov_q @ jac.T
-
-
-def _status(kernel_status, held, layout: Layout, j, free, fbnd, p) -> RefineStatus:
+def _status(kernel_status, flagged, free, fbnd) -> RefineStatus:
     if kernel_status == FIT_NO_DATA:
         return RefineStatus.NOT_REFINED
     if kernel_status == FIT_ITERATION_LIMIT:
         return RefineStatus.ITERATION_LIMIT
-    upper = layout.flagged_upper & (p >= layout.ub)
-    flagged = held & (layout.flagged | upper) & ((layout.owner == -1) | (layout.owner == j))
     outside = fbnd is not None and np.any((free < fbnd[:, 0] - 1e-9) | (free > fbnd[:, 1] + 1e-9))
-    if np.any(flagged) or outside:
+    if flagged or outside:
         return RefineStatus.AT_BOUND
     if kernel_status == FIT_SINGULAR:
         return RefineStatus.SINGULAR
     return RefineStatus.CONVERGED
+
+
+def _flagged_phases(layout: Layout, held, p) -> np.ndarray:
+    """Per phase: a parameter of its own or a global one held at a bound that biases values."""
+    upper = layout.flagged_upper & (p >= layout.ub)
+    bad = held & (layout.flagged | upper)
+    per = np.bincount(layout.owner[bad & (layout.owner >= 0)], minlength=len(layout.modes)) > 0
+    return per | bool(np.any(bad & (layout.owner == -1)))
 
 
 def refine_pattern(
@@ -202,40 +192,44 @@ def refine_pattern(
 
 def _result(layout, p, cov, held, kstat, chi2, nfev, n_iter, dof, x, y, sw, ok, base, cheb,
             calc, phases, free_bounds, wl, geometry) -> RefineResult:
-    esd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    esd = np.sqrt(np.maximum(cov.diagonal(), 0.0))
     esd = np.where(layout.lb < layout.ub, esd, np.nan)
     ibg = int(layout.glob[2])
     nbg = cheb.shape[1]
     bg = base + cheb @ p[ibg:ibg + nbg]
     calc = np.where(ok | np.isfinite(calc), calc, np.nan)
-    w = sw[ok] ** 2
-    resid = y[ok] - calc[ok]
-    rwp = 100.0 * math.sqrt(float(w @ resid ** 2) / max(float(w @ y[ok] ** 2), 1e-300))
-    rp = 100.0 * float(np.sum(np.abs(resid)) / max(np.sum(np.abs(y[ok])), 1e-300))
+    # sw = 0 and y = 0 off the fitted points: sums over all points are sums over ``ok``
+    w = sw * sw
+    resid = np.where(ok, y - calc, 0.0)
+    rwp = 100.0 * math.sqrt(float(w @ (resid * resid)) / max(float(w @ (y * y)), 1e-300))
+    rp = 100.0 * float(np.abs(resid).sum() / max(np.abs(y).sum(), 1e-300))
     redchi = chi2 / dof if dof > 0 else math.nan
     sols = []
+    pl, el = p.tolist(), esd.tolist()
+    amps = _amplitudes(layout, p, wl)
+    flagged = _flagged_phases(layout, held, p)
     for j, phase in enumerate(phases):
-        i_s, i_u, i_w, i_e, i_r, iq0, nq, i_sf = (int(v) for v in layout.phase_idx[j])
+        i_s, i_u, i_w, i_e, i_r, iq0, nq, i_sf = layout.phase_idx[j].tolist()
         q = p[iq0:iq0 + nq].copy()
-        free, cov_free = _free_cov(phase.crystal_system, q, cov[iq0:iq0 + nq, iq0:iq0 + nq],
-                                   layout.ties[j])
+        free, jac = free_jacobian(phase.crystal_system, q, layout.ties[j])
+        cov_free = jac @ cov[iq0:iq0 + nq, iq0:iq0 + nq] @ jac.T
         fb = free_bounds[j] if free_bounds is not None else None
         fbnd = np.asarray(fb, float) if fb is not None else None
         rietveld = layout.modes[j] == "rietveld"
         sols.append(PhaseSolution(
             label=phase.label, mode=layout.modes[j], free=free,
-            esd_free=np.sqrt(np.maximum(np.diag(cov_free), 0.0)), cov_free=cov_free,
-            tie=layout.ties[j], scale=float(p[i_s]) if rietveld else math.nan,
-            esd_scale=float(esd[i_s]) if rietveld else math.nan, u=float(p[i_u]),
-            w=float(p[i_w]), eta=float(p[i_e]), po_r=float(p[i_r]) if i_r >= 0 else 1.0,
-            hkl=layout.hkl[j], intensity=_amplitudes(layout, p, j, wl),
-            status=_status(kstat, held, layout, j, free, fbnd, p), q=q,
-            sf_dl=float(p[i_sf]) if i_sf >= 0 else math.nan,
-            esd_sf_dl=float(esd[i_sf]) if i_sf >= 0 else math.nan))
+            esd_free=np.sqrt(np.maximum(cov_free.diagonal(), 0.0)), cov_free=cov_free,
+            tie=layout.ties[j], scale=pl[i_s] if rietveld else math.nan,
+            esd_scale=el[i_s] if rietveld else math.nan, u=pl[i_u], w=pl[i_w], eta=pl[i_e],
+            po_r=pl[i_r] if i_r >= 0 else 1.0, hkl=layout.hkl[j], intensity=amps[j],
+            status=_status(kstat, flagged[j], free, fbnd), q=q,
+            sf_dl=pl[i_sf] if i_sf >= 0 else math.nan,
+            esd_sf_dl=el[i_sf] if i_sf >= 0 else math.nan))
     phase_fractions(phases, sols, layout, cov)
     overall = max((s.status for s in sols), default=RefineStatus.NOT_REFINED)
-    params = [Parameter(n, float(v), float(e), float(lo), float(hi), bool(lo < hi), bool(h))
-              for n, v, e, lo, hi, h in zip(layout.names, p, esd, layout.lb, layout.ub, held)]
+    params = [Parameter(n, v, e, lo, hi, lo < hi, h) for n, v, e, lo, hi, h in zip(
+        layout.names, p.tolist(), esd.tolist(), layout.lb.tolist(), layout.ub.tolist(),
+        held.tolist())]
     iz, idisp = int(layout.glob[0]), int(layout.glob[1])
     return RefineResult(
         phases=sols, zero=float(p[iz]), esd_zero=float(esd[iz]), displacement=float(p[idisp]),

@@ -16,21 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import volume_from_q
+from .model import volume_and_gradient
 
 __all__ = ["phase_fractions"]
-
-
-def _volume_and_gradient(system, q, tie):
-    """Cell volume (Å³) from q and ∂V/∂q (central differences of the closed form)."""
-    vol = volume_from_q(system, q, tie)
-    grad = np.empty(q.size)
-    for m in range(q.size):
-        h = 1e-6 * max(abs(q[m]), 1e-30)
-        dq = np.zeros(q.size)
-        dq[m] = h
-        grad[m] = (volume_from_q(system, q + dq, tie) - volume_from_q(system, q - dq, tie)) / (2 * h)
-    return vol, grad
 
 
 def _normalised(x, dx):
@@ -55,7 +43,7 @@ def phase_fractions(phases, sols, layout, cov) -> None:
     blocks = []
     for k, j in enumerate(idx):
         i_s, iq0, nq = (int(layout.phase_idx[j, m]) for m in (0, 5, 6))
-        vol, grad = _volume_and_gradient(phases[j].crystal_system, sols[j].q, sols[j].tie)
+        vol, grad = volume_and_gradient(phases[j].crystal_system, sols[j].q, sols[j].tie)
         scale, mass = sols[j].scale, float(phases[j].cell_mass)
         xw[k], xv[k] = scale * mass * vol, scale * vol * vol
         blocks.append((len(cols), nq, mass * vol, scale * mass * grad, vol * vol,

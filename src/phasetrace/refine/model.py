@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._kernels.reflections import select_reflections
 from ..phases.cell import free_from_cell, metric_from_free
 from ..phases.reference import B_ISO_A2, ReferencePhase
 from ..schema import WAVELENGTHS_A
 from .params import RefineOptions
 
-__all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "Layout", "build_layout",
+__all__ = ["metric_basis", "free_from_q", "q_from_free", "volume_from_q", "free_jacobian",
+           "volume_and_gradient", "Layout", "build_layout",
            "resolve_geometry", "chebyshev", "stacking_fault_sensitive"]
 
 _BASIS = {
@@ -75,6 +77,48 @@ def free_from_q(system: str, q: np.ndarray, tie: str = "") -> np.ndarray:
     return free_from_cell(system, cell)
 
 
+def free_jacobian(system: str, q: np.ndarray, tie: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Free cell parameters of ``T q`` and their Jacobian ∂free/∂q (n_free, nq).
+
+    Closed form where each axis is ``1/√(metric entry)`` (cubic, hexagonal, tetragonal,
+    orthorhombic, tied or not: ∂(m^-1/2) = −½ m^-3/2 ∂m); central differences of
+    :func:`free_from_q` (step 1e-7 relative) for monoclinic and triclinic cells."""
+    q = np.asarray(q, float)
+    if system in ("cubic", "tetragonal"):
+        free = 1.0 / np.sqrt(q)
+        return free, np.diag(-0.5 * free / q)
+    if system == "hexagonal":
+        free = free_from_q(system, q, tie)
+        return free, np.diag(-0.5 * free / q)
+    if system == "orthorhombic":
+        t = _basis(system, tie)[0][:3]
+        m = t @ q
+        free = 1.0 / np.sqrt(m)
+        return free, (-0.5 * free / m)[:, None] * t
+    free = free_from_q(system, q, tie)
+    jac = np.empty((free.size, q.size))
+    for k in range(q.size):
+        h = 1e-7 * max(abs(q[k]), 1e-12)
+        dq = np.zeros(q.size)
+        dq[k] = h
+        jac[:, k] = (free_from_q(system, q + dq, tie) - free_from_q(system, q - dq, tie)) / (2 * h)
+    return free, jac
+
+
+def volume_and_gradient(system: str, q: np.ndarray, tie: str = "") -> tuple[float, np.ndarray]:
+    """Cell volume (Å³) of ``T q`` and ∂V/∂q: ``V = det(G*)^-1/2`` so
+    ``∂V/∂m = −½ V ∂det/∂m / det`` with the cofactors of the symmetric G*."""
+    t = _basis(system, tie)[0]
+    m0, m1, m2, m3, m4, m5 = t @ np.asarray(q, float)
+    det = m0 * m1 * m2 - m0 * m5 * m5 - m2 * m3 * m3 + 2 * m3 * m4 * m5 - m1 * m4 * m4
+    if not det > 0:
+        return math.nan, np.full(t.shape[1], math.nan)
+    vol = 1.0 / math.sqrt(det)
+    ddet = np.array([m1 * m2 - m5 * m5, m0 * m2 - m4 * m4, m0 * m1 - m3 * m3,
+                     2 * (m4 * m5 - m2 * m3), 2 * (m3 * m5 - m1 * m4), 2 * (m3 * m4 - m0 * m5)])
+    return vol, (-0.5 * vol / det) * (ddet @ t)
+
+
 def volume_from_q(system: str, q: np.ndarray, tie: str = "") -> float:
     """Cell volume (Å³) = 1/√det G* of the metric ``T q``."""
     m = _basis(system, tie)[0] @ np.asarray(q, float)
@@ -115,12 +159,23 @@ def resolve_geometry(geometry: str, wavelength_A: float) -> str:
     return "reflection" if lab and wavelength_A >= REFLECTION_MIN_WAVELENGTH_A else "transmission"
 
 
+#: the last grid's basis (a stack's scans share one grid): (grid copy, n, basis), replaced
+#: as one tuple so that concurrent callers never mix two grids
+_CHEB_LAST: tuple = (np.zeros(0), 0, np.zeros((0, 0)))
+
+
 def chebyshev(x: np.ndarray, n: int) -> np.ndarray:
-    """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n)."""
+    """Chebyshev polynomials T_0..T_(n-1) of x mapped onto [-1, 1], shape (N, n); the array
+    may be shared with other calls on the same grid: do not modify it."""
+    global _CHEB_LAST
+    last = _CHEB_LAST
+    if last[1] == n and np.array_equal(last[0], x):
+        return last[2]
     u = 2.0 * (x - x[0]) / max(x[-1] - x[0], 1e-12) - 1.0
     out = np.empty((x.size, n))
     for m in range(n):      # T_0 = 1, T_1 = u, T_(m+1) = 2u T_m − T_(m−1)
         out[:, m] = 1.0 if m == 0 else (u if m == 1 else 2 * u * out[:, m - 1] - out[:, m - 2])
+    _CHEB_LAST = (np.array(x, float), n, out)
     return out
 
 
@@ -146,6 +201,7 @@ class Layout:
     modes: list[str]
     ties: list[str]
     warm_complete: bool = False  # every phase (same reflections) and the background warm
+    q_index: np.ndarray | None = None  # (K, 6) slot of q_j in [p, 0] for each bq[:, j]
 
 
 def _q_box(phase, lo_hi_free, tie) -> tuple[np.ndarray, np.ndarray]:
@@ -193,39 +249,21 @@ def stacking_fault_sensitive(phase, labels=()) -> bool:
     return phase.label.startswith("OP") or phase.label in labels
 
 
-def _fault_factor(h: np.ndarray, m: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """``|l| c*²/d*`` (Å⁻¹) of the h − k ≠ 3n, l ≠ 0 reflections (hexagonal axes), else 0:
-    a breadth Δl (reciprocal-lattice units) along c* projects onto d* as
-    Δd* = Δl c* cos φ = Δl |l| c*² / d*."""
-    hi = np.rint(h).astype(int)
-    sens = ((hi[:, 0] - hi[:, 1]) % 3 != 0) & (hi[:, 2] != 0)
-    return np.where(sens, np.abs(h[:, 2]) * m[2] / np.sqrt(np.maximum(q2, 1e-300)), 0.0)
-
-
 def _reflections(phase, free, wl, tt_lo, tt_hi, rel_min, use_po, use_sf=False):
     """Reflections of ``phase`` at cell ``free`` with 2θ in (tt_lo, tt_hi) and intensity
-    ``m|F|²·LP·DW`` ≥ ``rel_min`` × the strongest there: (indices, 1/d², (n, 2) array of the
-    cos² of the angle to the layer normal c* (zeros without PO) and :func:`_fault_factor`
-    (zeros without stacking faults))."""
+    ``m|F|²·LP·DW`` ≥ ``rel_min`` × the strongest there
+    (:func:`phasetrace._kernels.reflections.select_reflections`): (indices, 1/d², ``m|F|²·DW``,
+    (n, 2) array of the cos² of the angle to the layer normal c* (zeros without PO) and
+    ``|l| c*²/d*`` of the h − k ≠ 3n, l ≠ 0 reflections (hexagonal axes; zeros without
+    stacking faults): a breadth Δl along c* projects onto d* as Δd* = Δl |l| c*²/d*)."""
     h, prods = _hkl_table(phase)
     m = metric_from_free(phase.crystal_system, free)
-    q2 = prods @ m
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = 0.5 * wl * np.sqrt(q2)
-        theta = np.arcsin(np.where(s <= 1.0, s, np.nan))
-        tt = np.rad2deg(2 * theta)
-        inten = (phase.mult_f2 * (1 + np.cos(2 * theta) ** 2) / (s * s * np.cos(theta))
-                 * np.exp(-B_ISO_A2 * q2 / 4))
-    ok = np.isfinite(tt) & (tt > tt_lo) & (tt < tt_hi)
-    ok &= inten >= rel_min * np.max(np.where(ok, inten, 0.0), initial=0.0)
-    sel = np.flatnonzero(ok)
-    orient = np.zeros((sel.size, 2))
-    if use_po:
-        ghz = h[sel] @ np.array([m[4], m[5], m[2]])
-        orient[:, 0] = np.clip(ghz ** 2 / np.maximum(q2[sel] * m[2], 1e-300), 0.0, 1.0)
-    if use_sf:
-        orient[:, 1] = _fault_factor(h[sel], m, q2[sel])
-    return sel, q2[sel], orient
+    nk = prods.shape[0]
+    sel, q2, fbase, orient = np.empty(nk, np.int64), np.empty(nk), np.empty(nk), np.empty((nk, 2))
+    n = select_reflections(h, prods, np.ascontiguousarray(phase.mult_f2, float), m, float(wl),
+                           B_ISO_A2, float(tt_lo), float(tt_hi), float(rel_min), bool(use_po),
+                           bool(use_sf), sel, q2, fbase, orient)
+    return sel[:n], q2[:n], fbase[:n], orient[:n]
 
 
 def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A, fwhm_deg,
@@ -308,14 +346,19 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         for m, v in enumerate(q0):
             add(f"{lab}.q{m}", float(v), float(qlo[m]), float(qhi[m]), True, j)
         phase_idx[j] = (i_s, i_u, i_w, i_e, i_r, iq0, q0.size, i_sf)
-        sel, q2, cos2 = _reflections(phase, free, wavelength_A, tt_lo, tt_hi,
-                                     1e-3 if mode == "pawley" else 1e-4, use_po, use_sf)
+        # a free (Pawley) intensity needs its line's centre on the grid: beyond the grid's
+        # ends only the tail would constrain it, which the window taper takes to 0
+        # (an unmeasurable parameter, whose undamped step diverges); a structure amplitude
+        # is tied to the scale, so a line outside still models its tail inside
+        lo_k, hi_k = (two_theta[0], two_theta[-1]) if mode == "pawley" else (tt_lo, tt_hi)
+        sel, q2, fbase, cos2 = _reflections(phase, free, wavelength_A, lo_k, hi_k,
+                                            1e-3 if mode == "pawley" else 1e-4, use_po, use_sf)
         hkl = phase.hkl[sel]
         coef = np.zeros((sel.size, 6))
         coef[:, :q0.size] = _hkl_table(phase)[1][sel] @ metric_basis(phase.crystal_system, tie)
         ph.append(np.full(sel.size, j))
         bq.append(coef)
-        fb.append(phase.mult_f2[sel] * np.exp(-B_ISO_A2 * q2 / 4))
+        fb.append(fbase)
         c2.append(cos2)
         if mode == "pawley":
             same = (prev is not None and prev.hkl.shape == hkl.shape
@@ -328,6 +371,10 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
             ii.append(np.full(sel.size, -1, np.int64))
         hkls.append(hkl.astype(int))
         modes.append(mode)
+    ph_all = np.concatenate(ph + [np.zeros(0, np.int64)]).astype(np.int64)
+    slot = np.arange(6)
+    q_index = np.where(slot < phase_idx[ph_all, 6][:, None],
+                       phase_idx[ph_all, 5][:, None] + slot, len(names))
     complete = all(warm.get(p.label) is not None and warm[p.label].hkl.shape == h.shape
                    and np.array_equal(warm[p.label].hkl, h) for p, h in zip(phases, hkls))
     return Layout(
@@ -336,7 +383,7 @@ def build_layout(phases: list[ReferencePhase], free0, two_theta, *, wavelength_A
         flagged=np.array(flag, bool), flagged_upper=np.array(flag_up, bool),
         owner=np.array(owner, np.int64),
         glob=np.array([iz, idisp, ibg], np.int64), phase_idx=phase_idx,
-        ph=np.ascontiguousarray(np.concatenate(ph + [np.zeros(0, np.int64)]).astype(np.int64)),
+        ph=np.ascontiguousarray(ph_all), q_index=q_index,
         bq=np.ascontiguousarray(np.concatenate(bq + [np.zeros((0, 6))])),
         fbase=np.ascontiguousarray(np.concatenate(fb + [np.zeros(0)])),
         cos2=np.ascontiguousarray(np.concatenate(c2 + [np.zeros((0, 2))])),
