@@ -82,7 +82,7 @@ def stack_summary(n_scans: int, *, cycle_scans: int = 200, noise: float = 0.01, 
 
 def _recorded(seen: list):
     """``segment`` wrapped to keep its result (the spans and fits detect_transitions used)."""
-    from phasetrace.transitions._segment import segment
+    from phasetrace.transitions._candidates import segment
 
     def wrapped(*args, **kwargs):
         spans, fits = segment(*args, **kwargs)

@@ -11,6 +11,9 @@ ndarray layer.  The steps are
 3. a candidate whose fractions are not steady (a slow exchange with a constant
    assemblage), or that is shorter than ``min_scans`` after trimming, is dropped and
    the fit is repeated.
+
+This module holds the steps and the per-candidate tests; :func:`._candidates.segment`
+runs the elimination.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Span", "RampFit", "segment", "fit_ramp", "progress", "presence", "EXIT_SHARE", "STAGE_SHARE"]
+__all__ = ["Span", "RampFit", "fit_ramp", "progress", "presence", "EXIT_SHARE", "STAGE_SHARE"]
 
 _EDGE = 0.05  # scan numbers: tolerance when turning the ramp ends into scans
 _FINE = 0.025  # scan numbers: resolution of the exchange fit
@@ -245,147 +248,6 @@ def _fit_pair(t: np.ndarray, frac: np.ndarray, a: Span, b: Span, p_old: np.ndarr
     fit = fit_ramp(t[lo:hi + 1], s, lower=lower, upper=upper)
     last_old, first_new = _bounds(t, fit, lo, hi)
     return fit, last_old, first_new
-
-
-def segment(t: np.ndarray, frac: np.ndarray, *, min_fraction: float, min_scans: int,
-            max_stage_change: float, detection_limit: float = 0.0) -> tuple[list[Span], list[RampFit]]:
-    """Find stage spans and the exchange fits between consecutive ones.
-
-    Parameters
-    ----------
-    t : ndarray, shape (n,)
-        Scan numbers (increasing).
-    frac : ndarray, shape (n, p)
-        Median-filtered effective fractions (rows sum to 1).
-    min_fraction : float
-        Fraction (0–1) at or above which a phase counts in an assemblage.
-    min_scans : int
-        Least number of scans of a stage.
-    max_stage_change : float
-        Largest change (0–1) of any fraction between the first and last third of
-        a stage; a candidate changing more is an exchange, not a stage.
-    detection_limit : float
-        Fraction (0–1) of a phase that phase identification may miss: a scan next
-        to an exchange that shows only the old (new) phases may hold up to this
-        much of the new (old) ones, so the exchange may extend over it.
-
-    Returns
-    -------
-    spans : list of Span
-        Stages in scan order.
-    fits : list of RampFit
-        ``len(spans) - 1`` fits, one per consecutive pair.
-    """
-    runs = _core_runs(_codes(frac, min_fraction), min_scans)
-    spans = [Span(a, b, a, b) for a, b in runs]
-    memo = _Memo(t, frac, min_fraction, max_stage_change, detection_limit)
-    for _ in range(4 * len(spans) + 1):
-        spans = memo.merge_equal(spans)
-        spans = [s for k, s in enumerate(spans) if not memo.minor_excursion(spans, k)]
-        spans = memo.merge_equal(spans)
-        trimmed, fits = memo.fit_pairs(spans)
-        bad = [k for k, s in enumerate(trimmed) if s.n < min_scans or not memo.steady(s)]
-        if not bad:
-            gains = [(memo.plateau_gain(spans, k), k) for k in range(1, len(spans) - 1)]
-            bad = [k for gain, k in sorted(gains) if gain < 0][:1]
-        if not bad:
-            return trimmed, fits
-        worst = min(bad, key=lambda k: trimmed[k].n)
-        spans = [s for k, s in enumerate(spans) if k != worst]
-    return [], []
-
-
-class _Memo:
-    """The per-candidate computations of :func:`segment`, each kept for the candidates it reads.
-
-    Within one call of :func:`segment` ``t``, ``frac`` and the options are fixed, so a plateau
-    depends only on its span, the merge test and the exchange fit only on the two spans, the
-    minor-excursion test and the plateau gain only on the three spans around a candidate, and
-    the steadiness test only on the trimmed span.  Removing one candidate changes only the
-    entries next to it; all the others are looked up instead of recomputed (without this the
-    segmentation refits every exchange once per removed candidate: quadratic in the scans).
-    Each entry is computed by the same function as before, so results are the same floats.
-    """
-
-    def __init__(self, t: np.ndarray, frac: np.ndarray, min_fraction: float, max_change: float,
-                 limit: float) -> None:
-        self.t, self.frac, self.min_fraction, self.max_change = t, frac, min_fraction, max_change
-        self.limit, self.sigma = limit, _noise(frac)
-        self.cut = STAGE_SHARE * min_fraction
-        self._plateau: dict[Span, np.ndarray] = {}
-        self._merge: dict[tuple[Span, Span], bool] = {}
-        self._minor: dict[tuple[Span, Span, Span], bool] = {}
-        self._pair: dict[tuple[Span, Span], tuple[RampFit, int, int]] = {}
-        self._steady: dict[tuple[int, int], bool] = {}
-        self._gain: dict[tuple[Span, Span, Span], float] = {}
-
-    def plateau(self, span: Span) -> np.ndarray:
-        """Median fractions of ``span`` (read-only)."""
-        if span not in self._plateau:
-            self._plateau[span] = _plateau(self.frac, span)
-        return self._plateau[span]
-
-    def merge_equal(self, spans: list[Span]) -> list[Span]:
-        """Join consecutive candidates with the same assemblage when nothing happens between them.
-
-        Two candidates with the same phases are one stage when every scan between
-        them stays within ``max_change`` of both plateaus (a brief flicker of a minor
-        phase); a real excursion (another phase reaching a large fraction) keeps them apart.
-        """
-        out: list[Span] = []
-        for s in spans:
-            if out:
-                prev = out[-1]
-                if (prev, s) not in self._merge:
-                    self._merge[(prev, s)] = _mergeable(self.frac, prev, s, self.plateau(prev),
-                                                        self.plateau(s), self.cut, self.max_change)
-                if self._merge[(prev, s)]:
-                    out[-1] = Span(prev.start, s.stop, prev.core_start, s.core_stop)
-                    continue
-            out.append(s)
-        return out
-
-    def minor_excursion(self, spans: list[Span], k: int) -> bool:
-        """A candidate between two like neighbours that differs from them only by phases below
-        2 × min_fraction."""
-        if k == 0 or k == len(spans) - 1:
-            return False
-        key = (spans[k - 1], spans[k], spans[k + 1])
-        if key not in self._minor:
-            self._minor[key] = _minor_excursion(*(self.plateau(s) for s in key), self.cut, self.min_fraction)
-        return self._minor[key]
-
-    def pair(self, a: Span, b: Span) -> tuple[RampFit, int, int]:
-        """:func:`_fit_pair` from ``a`` to ``b``."""
-        if (a, b) not in self._pair:
-            self._pair[(a, b)] = _fit_pair(self.t, self.frac, a, b, self.plateau(a), self.plateau(b),
-                                           self.cut, self.limit)
-        return self._pair[(a, b)]
-
-    def fit_pairs(self, spans: list[Span]) -> tuple[list[Span], list[RampFit]]:
-        """Spans trimmed at the ends of the fitted exchange ramps between consecutive ones, and the fits."""
-        pairs = [self.pair(a, b) for a, b in zip(spans[:-1], spans[1:])]
-        starts = [spans[0].core_start, *(first_new for _, _, first_new in pairs)] if spans else []
-        stops = [*(last_old for _, last_old, _ in pairs), spans[-1].core_stop] if spans else []
-        trimmed = [Span(start=st, stop=sp, core_start=s.core_start, core_stop=s.core_stop)
-                   for st, sp, s in zip(starts, stops, spans)]
-        return trimmed, [fit for fit, _, _ in pairs]
-
-    def steady(self, span: Span) -> bool:
-        """:func:`_steady` over the scans of ``span``."""
-        key = (span.start, span.stop)
-        if key not in self._steady:
-            self._steady[key] = _steady(self.frac[span.start:span.stop + 1], self.max_change)
-        return self._steady[key]
-
-    def plateau_gain(self, spans: list[Span], k: int) -> float:
-        """:func:`_plateau_gain` of inner candidate ``k``."""
-        key = (spans[k - 1], spans[k], spans[k + 1])
-        if key not in self._gain:
-            a, b, c = key
-            self._gain[key] = _plateau_gain(self.t, self.frac, a, b, c, self.pair(a, b)[0], self.pair(b, c)[0],
-                                            *(self.plateau(s) for s in key), self.sigma)
-        return self._gain[key]
 
 
 def _noise(frac: np.ndarray) -> float:

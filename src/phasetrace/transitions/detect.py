@@ -17,7 +17,8 @@ import xarray as xr
 from ..errors import ConfigError
 from . import _lattice
 from ._features import PhaseTable, directions, phase_table, resolve_x, running_median
-from ._segment import STAGE_SHARE, RampFit, Span, segment
+from ._candidates import segment
+from ._segment import STAGE_SHARE, RampFit, Span
 from .result import (
     ARROW, Reversibility, SolidSolutionRegion, Stage, Transition, TransitionResult, sort_phases,
 )
