@@ -67,7 +67,7 @@ def stack_summary(n_scans: int, *, cycle_scans: int = 200, noise: float = 0.01, 
     vol = np.where(present, a * a * c * np.where(hexa == 120.0, np.sqrt(3) / 2, 1.0), np.nan)
     volts = np.where(charging, _interp(((0.0, 1.5), (0.70, 3.90), (0.80, 4.10), (1.0, 4.30)), soc),
                      _interp(((0.0, 1.5), (0.65, 3.80), (0.75, 4.00), (1.0, 4.20)), soc))
-    sp = (("scan", "phase"))
+    sp = ("scan", "phase")
     return xr.Dataset(
         {"present": (sp, present), "fraction": (sp, fraction), "a": (sp, a), "b": (sp, a.copy()),
          "c": (sp, c), "alpha": (sp, np.where(present, 90.0, np.nan)), "beta": (sp, np.where(present, 90.0, np.nan)),
