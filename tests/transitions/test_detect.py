@@ -142,3 +142,21 @@ def test_long_noisy_series_gives_exact_bounds():
     assert res.sequence == "P2 → O2 → P2"
     bounds = [b for s in res.stages for b in (s.first_scan, s.last_scan)]
     assert bounds == pytest.approx([0, 200, 260, 440, 500, 599], abs=2)
+
+
+def test_repeated_cycles_give_every_stage_at_its_bounds():
+    # eight charge/discharge cycles of 150 scans: P2 → O2 (exchange over scans 30–45 of the
+    # cycle) → P2 (back over 90–105), noise 0.03 on the O2 fraction; every cycle's stages
+    # must come out at the simulated bounds, however many candidates the noise creates
+    rng = np.random.default_rng(1)
+    n, cycle = 1200, 150
+    pos = np.arange(n) % cycle
+    exchange = np.clip((pos - 30) / 15, 0, 1) - np.clip((pos - 90) / 15, 0, 1)
+    states = []
+    for g in np.clip(exchange + rng.normal(0, 0.03, n), 0, 1):
+        states.append({"P2": 1 - g, "O2": g} if g > 0.02 else {"P2": 1.0})
+    res = detect_transitions(phases_from_states(states, voltage_V=np.linspace(3.0, 4.5, n)))
+    assert res.sequence == " → ".join(["P2", "O2"] * 8 + ["P2"])
+    truth = [0] + [c * cycle + k for c in range(8) for k in (30, 45, 90, 105)] + [n - 1]
+    bounds = [b for s in res.stages for b in (s.first_scan, s.last_scan)]
+    assert bounds == pytest.approx(truth, abs=2)

@@ -29,6 +29,11 @@ class Cell:
     values: dict[str, np.ndarray]
     esd: dict[str, np.ndarray]
 
+    def rows(self, lo: int, hi: int) -> Cell:
+        """The cell on positions ``lo..hi`` (inclusive; copies)."""
+        return Cell(values={k: v[lo:hi + 1].copy() for k, v in self.values.items()},
+                    esd={k: v[lo:hi + 1].copy() for k, v in self.esd.items()})
+
 
 def cell_of(ds: xr.Dataset, label: str, index: np.ndarray) -> Cell:
     """Cell parameters of phase ``label`` at dataset positions ``index`` (shape (n,))."""

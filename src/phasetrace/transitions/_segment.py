@@ -11,6 +11,9 @@ ndarray layer.  The steps are
 3. a candidate whose fractions are not steady (a slow exchange with a constant
    assemblage), or that is shorter than ``min_scans`` after trimming, is dropped and
    the fit is repeated.
+
+This module holds the steps and the per-candidate tests; :func:`._candidates.segment`
+runs the elimination.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Span", "RampFit", "segment", "fit_ramp", "progress", "presence", "EXIT_SHARE", "STAGE_SHARE"]
+__all__ = ["Span", "RampFit", "fit_ramp", "progress", "presence", "EXIT_SHARE", "STAGE_SHARE"]
 
 _EDGE = 0.05  # scan numbers: tolerance when turning the ramp ends into scans
 _FINE = 0.025  # scan numbers: resolution of the exchange fit
@@ -233,77 +236,18 @@ def _censored(frac: np.ndarray, s: np.ndarray, old: np.ndarray, new: np.ndarray,
     return lower, upper
 
 
-def _fit_pairs(t: np.ndarray, frac: np.ndarray, spans: list[Span], cut: float,
-               limit: float) -> tuple[list[Span], list[RampFit]]:
-    """Trim consecutive spans at the ends of the fitted exchange ramps between them."""
-    starts = [s.core_start for s in spans]
-    stops = [s.core_stop for s in spans]
-    fits: list[RampFit] = []
-    for k in range(len(spans) - 1):
-        a, b = spans[k], spans[k + 1]
-        reach = max(_REACH, 3 * (b.core_start - a.core_stop))
-        lo = max((a.core_start + a.core_stop) // 2, a.core_stop - reach)
-        hi = min((b.core_start + b.core_stop + 1) // 2, b.core_start + reach)
-        p_old, p_new = _plateau(frac, a), _plateau(frac, b)
-        s = progress(frac[lo:hi + 1], p_old, p_new)
-        lower, upper = _censored(frac[lo:hi + 1], s, p_old, p_new, cut, limit)
-        fit = fit_ramp(t[lo:hi + 1], s, lower=lower, upper=upper)
-        last_old, first_new = _bounds(t, fit, lo, hi)
-        stops[k] = last_old
-        starts[k + 1] = first_new
-        fits.append(fit)
-    new_spans = [Span(start=st, stop=sp, core_start=s.core_start, core_stop=s.core_stop)
-                 for st, sp, s in zip(starts, stops, spans)]
-    return new_spans, fits
-
-
-def segment(t: np.ndarray, frac: np.ndarray, *, min_fraction: float, min_scans: int,
-            max_stage_change: float, detection_limit: float = 0.0) -> tuple[list[Span], list[RampFit]]:
-    """Find stage spans and the exchange fits between consecutive ones.
-
-    Parameters
-    ----------
-    t : ndarray, shape (n,)
-        Scan numbers (increasing).
-    frac : ndarray, shape (n, p)
-        Median-filtered effective fractions (rows sum to 1).
-    min_fraction : float
-        Fraction (0–1) at or above which a phase counts in an assemblage.
-    min_scans : int
-        Least number of scans of a stage.
-    max_stage_change : float
-        Largest change (0–1) of any fraction between the first and last third of
-        a stage; a candidate changing more is an exchange, not a stage.
-    detection_limit : float
-        Fraction (0–1) of a phase that phase identification may miss: a scan next
-        to an exchange that shows only the old (new) phases may hold up to this
-        much of the new (old) ones, so the exchange may extend over it.
-
-    Returns
-    -------
-    spans : list of Span
-        Stages in scan order.
-    fits : list of RampFit
-        ``len(spans) - 1`` fits, one per consecutive pair.
-    """
-    runs = _core_runs(_codes(frac, min_fraction), min_scans)
-    spans = [Span(a, b, a, b) for a, b in runs]
-    sigma = _noise(frac)
-    for _ in range(4 * len(spans) + 1):
-        spans = _merge_equal(frac, spans, min_fraction, max_stage_change)
-        spans = [s for k, s in enumerate(spans) if not _minor_excursion(frac, spans, k, min_fraction)]
-        spans = _merge_equal(frac, spans, min_fraction, max_stage_change)
-        trimmed, fits = _fit_pairs(t, frac, spans, STAGE_SHARE * min_fraction, detection_limit)
-        bad = [k for k, s in enumerate(trimmed)
-               if s.n < min_scans or not _steady(frac[s.start:s.stop + 1], max_stage_change)]
-        if not bad:
-            gains = [(_plateau_gain(t, frac, spans, fits, k, sigma), k) for k in range(1, len(spans) - 1)]
-            bad = [k for gain, k in sorted(gains) if gain < 0][:1]
-        if not bad:
-            return trimmed, fits
-        worst = min(bad, key=lambda k: trimmed[k].n)
-        spans = [s for k, s in enumerate(spans) if k != worst]
-    return [], []
+def _fit_pair(t: np.ndarray, frac: np.ndarray, a: Span, b: Span, p_old: np.ndarray, p_new: np.ndarray,
+              cut: float, limit: float) -> tuple[RampFit, int, int]:
+    """Fitted exchange ramp from span ``a`` (plateau ``p_old``) to the next span ``b`` (``p_new``),
+    the last scan of ``a`` and the first of ``b`` it implies."""
+    reach = max(_REACH, 3 * (b.core_start - a.core_stop))
+    lo = max((a.core_start + a.core_stop) // 2, a.core_stop - reach)
+    hi = min((b.core_start + b.core_stop + 1) // 2, b.core_start + reach)
+    s = progress(frac[lo:hi + 1], p_old, p_new)
+    lower, upper = _censored(frac[lo:hi + 1], s, p_old, p_new, cut, limit)
+    fit = fit_ramp(t[lo:hi + 1], s, lower=lower, upper=upper)
+    last_old, first_new = _bounds(t, fit, lo, hi)
+    return fit, last_old, first_new
 
 
 def _noise(frac: np.ndarray) -> float:
@@ -317,12 +261,10 @@ def _noise(frac: np.ndarray) -> float:
     return max(float(np.median(diff)) / (0.6745 * np.sqrt(2)), 0.005)
 
 
-def _minor_excursion(frac: np.ndarray, spans: list[Span], k: int, min_fraction: float) -> bool:
-    """A candidate between two like neighbours that differs from them only by phases below 2 × min_fraction."""
-    if k == 0 or k == len(spans) - 1:
-        return False
-    cut = STAGE_SHARE * min_fraction
-    before, here, after = (_plateau(frac, spans[j]) for j in (k - 1, k, k + 1))
+def _minor_excursion(before: np.ndarray, here: np.ndarray, after: np.ndarray, cut: float,
+                     min_fraction: float) -> bool:
+    """A candidate (plateau ``here``) between two like neighbours (``before``, ``after``) that
+    differs from them only by phases below 2 × min_fraction."""
     if not np.array_equal(before >= cut, after >= cut):
         return False
     extra = (here >= cut) != (before >= cut)
@@ -335,16 +277,15 @@ def _clipped(t: np.ndarray, fit: RampFit) -> np.ndarray:
     return np.clip((t - fit.t0) / (fit.t1 - fit.t0), 0.0, 1.0)
 
 
-def _plateau_gain(t: np.ndarray, frac: np.ndarray, spans: list[Span], fits: list[RampFit], k: int,
-                  sigma: float) -> float:
-    """How much better (Σ squared residuals, BIC-penalised) a plateau at candidate k fits than one
-    straight exchange from candidate k−1 to k+1; negative means k is a slice of that exchange."""
-    a, b, c = spans[k - 1], spans[k], spans[k + 1]
+def _plateau_gain(t: np.ndarray, frac: np.ndarray, a: Span, b: Span, c: Span, fit_ab: RampFit,
+                  fit_bc: RampFit, p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, sigma: float) -> float:
+    """How much better (Σ squared residuals, BIC-penalised) a plateau at candidate ``b`` fits than one
+    straight exchange from its neighbour ``a`` to ``c``; negative means ``b`` is a slice of that
+    exchange.  ``fit_ab``/``fit_bc`` are the exchange fits and ``p0``..``p2`` the plateaus of a, b, c."""
     lo = max((a.core_start + a.core_stop) // 2, b.core_start - _REACH * 4)
     hi = min((c.core_start + c.core_stop + 1) // 2, b.core_stop + _REACH * 4)
     tw, fw = t[lo:hi + 1], frac[lo:hi + 1]
-    p0, p1, p2 = _plateau(frac, a), _plateau(frac, b), _plateau(frac, c)
-    two = p0 + _clipped(tw, fits[k - 1])[:, None] * (p1 - p0) + _clipped(tw, fits[k])[:, None] * (p2 - p1)
+    two = p0 + _clipped(tw, fit_ab)[:, None] * (p1 - p0) + _clipped(tw, fit_bc)[:, None] * (p2 - p1)
     if float((p2 - p0) @ (p2 - p0)) < 1e-12:
         one = np.broadcast_to(p0, fw.shape)
     else:
@@ -353,24 +294,11 @@ def _plateau_gain(t: np.ndarray, frac: np.ndarray, spans: list[Span], fits: list
     return float(((fw - one) ** 2).sum() - ((fw - two) ** 2).sum() - penalty)
 
 
-def _merge_equal(frac: np.ndarray, spans: list[Span], min_fraction: float, max_change: float) -> list[Span]:
-    """Join consecutive candidates with the same assemblage when nothing happens between them.
-
-    Two candidates with the same phases are one stage when every scan between
-    them stays within ``max_change`` of both plateaus (a brief flicker of a minor
-    phase); a real excursion (another phase reaching a large fraction) keeps them apart.
-    """
-    out: list[Span] = []
-    cut = STAGE_SHARE * min_fraction
-    for s in spans:
-        if out:
-            prev = out[-1]
-            p0, p1 = _plateau(frac, prev), _plateau(frac, s)
-            same = np.array_equal(p0 >= cut, p1 >= cut)
-            gap = frac[prev.core_stop + 1:s.core_start]
-            quiet = gap.size == 0 or max(np.abs(gap - p0).max(), np.abs(gap - p1).max()) <= max_change
-            if same and quiet and np.abs(p1 - p0).max() <= max_change:
-                out[-1] = Span(prev.start, s.stop, prev.core_start, s.core_stop)
-                continue
-        out.append(s)
-    return out
+def _mergeable(frac: np.ndarray, prev: Span, s: Span, p0: np.ndarray, p1: np.ndarray, cut: float,
+               max_change: float) -> bool:
+    """Whether consecutive candidates ``prev`` and ``s`` (plateaus ``p0``, ``p1``) are one stage: the same
+    assemblage, plateaus within ``max_change`` and every scan between them within ``max_change`` of both."""
+    same = np.array_equal(p0 >= cut, p1 >= cut)
+    gap = frac[prev.core_stop + 1:s.core_start]
+    quiet = gap.size == 0 or max(np.abs(gap - p0).max(), np.abs(gap - p1).max()) <= max_change
+    return bool(same and quiet and np.abs(p1 - p0).max() <= max_change)

@@ -8,7 +8,8 @@ whose :meth:`~TransitionResult.to_dict` is the CONTRACT ``sequence.json``.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from functools import cache
+from typing import Callable, Literal
 
 import numpy as np
 import xarray as xr
@@ -16,7 +17,8 @@ import xarray as xr
 from ..errors import ConfigError
 from . import _lattice
 from ._features import PhaseTable, directions, phase_table, resolve_x, running_median
-from ._segment import STAGE_SHARE, RampFit, Span, segment
+from ._candidates import segment
+from ._segment import STAGE_SHARE, RampFit, Span
 from .result import (
     ARROW, Reversibility, SolidSolutionRegion, Stage, Transition, TransitionResult, sort_phases,
 )
@@ -140,11 +142,12 @@ def detect_transitions(
     spans, fits = segment(t, frac, min_fraction=min_fraction, min_scans=int(min_scans),
                           max_stage_change=max_stage_change, detection_limit=detection_limit)
     dirs = directions(table.coords)
-    stages = [_stage(table, frac, span, dirs, min_fraction, phases_ds, solid_solution_min, int(min_scans))
+    cell = cache(lambda lab: _lattice.cell_of(phases_ds, lab, table.index))  # one read per phase, not per stage
+    stages = [_stage(table, frac, span, dirs, min_fraction, phases_ds, solid_solution_min, int(min_scans), cell)
               for span in spans]
     transitions = [_transition(table, frac, t, spans[k], spans[k + 1], fits[k], stages[k], stages[k + 1],
                                dirs, min_fraction) for k in range(len(fits))]
-    transitions += _lattice_transitions(phases_ds, table, stages, spans, dirs,
+    transitions += _lattice_transitions(phases_ds, table, stages, spans, dirs, cell,
                                         tol=distortion_tol, min_scans=int(min_scans), x=axis)
     transitions.sort(key=lambda tr: (tr.first_scan, tr.last_scan))
     result = TransitionResult(stages=tuple(stages), transitions=tuple(transitions),
@@ -192,7 +195,7 @@ def _stage_phases(table: PhaseTable, frac: np.ndarray, span: Span, min_fraction:
 
 
 def _stage(table: PhaseTable, frac: np.ndarray, span: Span, dirs: np.ndarray, min_fraction: float,
-           ds: xr.Dataset, ss_min: float, min_scans: int) -> Stage:
+           ds: xr.Dataset, ss_min: float, min_scans: int, cell_of: Callable[[str], _lattice.Cell]) -> Stage:
     phases = _stage_phases(table, frac, span, min_fraction)
     sl = slice(span.start, span.stop + 1)
     raw = table.fraction[sl] >= min_fraction
@@ -207,8 +210,7 @@ def _stage(table: PhaseTable, frac: np.ndarray, span: Span, dirs: np.ndarray, mi
     for lab in phases:
         if not any(v in ds for v in ("a", "c")):
             break
-        cell = _lattice.cell_of(ds, lab, table.index)
-        d = _lattice.drift(cell, span.start, span.stop, min_change=ss_min)
+        d = _lattice.drift(cell_of(lab), span.start, span.stop, min_change=ss_min)
         if d is not None and span.n >= min_scans:
             regions.append(SolidSolutionRegion(
                 phase=lab, first_scan=int(table.scans[span.start]), last_scan=int(table.scans[span.stop]),
@@ -271,14 +273,16 @@ def _transition(table: PhaseTable, frac: np.ndarray, t: np.ndarray, a: Span, b: 
 
 
 def _lattice_transitions(ds: xr.Dataset, table: PhaseTable, stages: list[Stage], spans: list[Span],
-                         dirs: np.ndarray, *, tol: float, min_scans: int, x: str) -> list[Transition]:
-    """Distortions seen only in the cell of one phase whose label does not change."""
+                         dirs: np.ndarray, cell_of: Callable[[str], _lattice.Cell], *, tol: float,
+                         min_scans: int, x: str) -> list[Transition]:
+    """Distortions seen only in the cell of one phase whose label does not change
+    (``cell_of(label)``: the phase's cell on all valid scans)."""
     if not all(v in ds for v in ("a", "b", "c")):
         return []
     out = []
     for stage, span in zip(stages, spans):
         for lab in stage.phases:
-            cell = _lattice.cell_of(ds, lab, table.index[span.start:span.stop + 1])
+            cell = cell_of(lab).rows(span.start, span.stop)
             axis = resolve_x(table.coords, x)
             xv = table.coords[axis][span.start:span.stop + 1] if axis in table.coords else None
             for ch in _lattice.distortion_runs(cell, tol=tol, min_scans=min_scans, x=xv):
