@@ -49,7 +49,7 @@ from .identify import CellMatch
 from .presence import (Evidence, Residual, correlation_factor, f_test, residual_grown,
                        residual_peaks, residual_snr_limit, search_trials, wald_log10_p)
 from .reference import ReferencePhase
-from .structure_choice import best_structure, moved_lattice, swap_warm
+from .structure_choice import best_structure, moved_lattice, rechoose, swap_warm, void_evidence
 from .structure_choice import chi2_of as _chi2
 from .structure_choice import determined as _determined
 
@@ -180,7 +180,7 @@ class StackIdentifier:
         return correlation_factor(((self.obs[s] - big.calc) / self.sigma[s])[ok], self.max_lag)
 
     def _phase_test(self, s, small: RefineResult, big: RefineResult, phases_big, i: int,
-                    searched: bool = False) -> tuple[float, float, int]:
+                    searched: bool = False, removing: bool = False) -> tuple[float, float, int]:
         """(F, log10 p, k) of phase ``i`` of ``big`` (absent from ``small``).
 
         Two Hamilton tests must both be significant and the weaker is returned: the whole
@@ -209,7 +209,7 @@ class StackIdentifier:
             k = max(big.n_params - small.n_params, 1)
             f, lp = f_test(_chi2(small), _chi2(big), k, big.n_points, big.n_params,
                            self._corr_own(s, big, own))
-        if not _determined(big, phases_big[i].label, i):
+        if void_evidence(big, phases_big[i].label, i, removing):
             return f, 0.0, k
         others = [self._lines(p, free, big.zero) for j, (p, free)
                   in enumerate(zip(phases_big, big.free)) if j != i]
@@ -367,7 +367,7 @@ class StackIdentifier:
                                     warm_start(res))
                 if small is None:
                     continue
-                f, lp, k = self._phase_test(s, small, res, phases, i)
+                f, lp, k = self._phase_test(s, small, res, phases, i, removing=True)
                 evidence[phase.label] = Evidence("remove", f, lp, k, True)
                 if lp >= self.log_alpha and (worst is None or lp > worst[0]):
                     worst = (lp, i, small, f, k)
@@ -423,7 +423,8 @@ class StackIdentifier:
         residual equal to that of the last scan whose candidates were all rejected (same
         model, no residual peak whose area within one FWHM grew significantly;
         :func:`.residual_grown`)
-        would give the same add tests.  The remove tests refit the model without each phase
+        would give the same add tests.  On survey scans each phase's structure is chosen
+        again (:func:`.structure_choice.rechoose`).  The remove tests refit the model without each phase
         where :meth:`_needs_full_test` says so; elsewhere a phase far beyond the level by its
         Wald statistic is kept without the refit (:meth:`_remove_round`)."""
         phases, starts, warm = self._start_model(s)
@@ -458,6 +459,8 @@ class StackIdentifier:
             phases, res = added
         if res is not None:
             phases, res = self._symmetry(s, phases, res, matches, evidence)
+            if matches is not None and s in self.survey:
+                phases, res = rechoose(self, s, phases, res, matches)
             full = self._needs_full_test(s, phases, res, matches,
                                          fresh or [p.label for p in phases] != start_labels)
             phases, res = self._remove_round(s, phases, res, evidence, full)

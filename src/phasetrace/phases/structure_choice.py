@@ -21,7 +21,8 @@ from ..refine import RefineStatus, warm_start
 if TYPE_CHECKING:
     from .stack import StackIdentifier
 
-__all__ = ["best_structure", "chi2_of", "determined", "moved_lattice"]
+__all__ = ["best_structure", "chi2_of", "determined", "moved_lattice", "rechoose",
+           "void_evidence"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,25 @@ def determined(res, label: str, i: int) -> bool:
     if res.phases[i].status != RefineStatus.CONVERGED:
         return False
     return not any(p.at_bound for p in res.params if p.name == f"{label}.po_r")
+
+
+def void_evidence(big, label: str, i: int, removing: bool) -> bool:
+    """Whether phase ``i`` of ``big`` gives no evidence to a presence test.
+
+    A phase not :func:`determined` (the fit not converged, its cell, r or a global term on
+    a bound) gives none to an add test.  A remove test of a model that is singular or
+    stopped at its iteration limit as a whole, with none of the phase's own cell components
+    or r on a bound, keeps its F: χ² at a singular minimum is still the minimum (only the
+    esds are undefined), at the iteration limit it is an upper bound of it (F a lower
+    bound), and neither says which phase is absent.  (Void for all, every phase's remove
+    test had p = 1 and the first phase of the model went, e.g. P2 at F = 1270.)"""
+    if determined(big, label, i):
+        return False
+    if not removing or big.phases[i].status not in (RefineStatus.SINGULAR,
+                                                    RefineStatus.ITERATION_LIMIT):
+        return True
+    own = (f"{label}.po_r", f"{label}.q")
+    return any(p.at_bound for p in big.params if p.name.startswith(own))
 
 
 def _alternative(alt, cand, free) -> bool:
@@ -103,6 +123,45 @@ def best_structure(ident: StackIdentifier, s: int, phases: list, cand, trial, ha
                          alt.label, cand.label, chi2_of(other), best[0])
             best = (chi2_of(other), alt, other)
     return best[1], best[2]
+
+
+def rechoose(ident: StackIdentifier, s: int, phases: list, res, matches):
+    """Each model phase against the other structures of its crystal system and family, again.
+
+    :func:`best_structure` chose the structure when the phase was added, from what may be
+    its first weak lines, and only among structures whose lattice range holds the cell it
+    refined to.  On every survey scan (a fixed set of scans spread over the stack, where
+    candidates are proposed whatever the residual) the choice is taken again: each proposed
+    structure of the same crystal system, family and
+    free parameters (score ≥ ``propose_score``) replaces the phase, from the phase's cell
+    where its range holds it, else from its own searched cell, with the phase's profile
+    (:func:`swap_warm`).  These are non-nested alternatives with the same parameters, so
+    the lowest χ² is kept.  Returns (phases, refinement)."""
+    for i in range(len(phases)):
+        phase, free = phases[i], np.asarray(res.free[i], float)
+        if phase.is_cell_component:
+            continue
+        have = {p.label for p in phases}
+        best = (chi2_of(res), None, None)
+        for alt in ident.library:
+            if (alt.label in have or alt.is_cell_component or alt.source == phase.source
+                    or alt.crystal_system != phase.crystal_system or alt.family != phase.family
+                    or alt.free_names != phase.free_names
+                    or matches[alt.label].score < ident.cfg.propose_score):
+                continue
+            start = free if _alternative(alt, phase, free) else matches[alt.label].free
+            new = phases[:i] + [alt] + phases[i + 1:]
+            starts = list(res.free)
+            starts[i] = start
+            other = ident._refit(s, new, starts, swap_warm(res, i, alt.label))
+            if (other is not None and determined(other, alt.label, i)
+                    and chi2_of(other) < best[0]):
+                best = (chi2_of(other), new, other)
+        if best[1] is not None:
+            logger.debug("scan %d: %s fits better than %s (χ² %.1f < %.1f)", s,
+                         best[1][i].label, phase.label, best[0], chi2_of(res))
+            phases, res = best[1], best[2]
+    return phases, res
 
 
 def swap_warm(res, i: int, label: str) -> dict:
