@@ -329,13 +329,20 @@ LM_CONTINUE = -1
 LM_LAM_GN = 1e-3
 
 # slots of the solver state vector
-_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC = 0, 1, 2, 3, 4, 5
+_S_LAM, _S_CHI2, _S_REF, _S_IT, _S_PRED, _S_DEC, _S_VER, _S_CHK = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 @njit(cache=True, nogil=True)
-def lm_start(chi2):
-    """Solver state at the start point (χ² there; the caller has a, g at p)."""
-    state = np.empty(6)
+def lm_start(chi2, verify=False):
+    """Solver state at the start point (χ² there; the caller has a, g at p).
+
+    ``verify``: a small Gauss–Newton step after a large decrease is checked by χ² alone
+    (:func:`lm_judge`) instead of by a new Jacobian (for models whose Jacobian costs several
+    χ² evaluations).
+    """
+    state = np.empty(8)
+    state[_S_VER] = 1.0 if verify else 0.0
+    state[_S_CHK] = 0.0
     state[_S_LAM] = 1e-3
     state[_S_CHI2] = chi2
     state[_S_REF] = chi2
@@ -367,7 +374,8 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
     ``δᵀaδ ≤ pred``, every parameter would move by less than ``√tol`` of its esd (0.03 esd
     for ``tol = 1e-3``): the point is the minimum to that precision and the step is not taken.
     ``LM_NOT_CONVERGED`` when ``maxiter`` Jacobians were used or the damped matrix cannot be
-    factored at any damping.
+    factored at any damping.  In ``verify`` mode (:func:`lm_start`) a small Gauss–Newton step
+    after a large decrease is returned as a trial to be checked by :func:`lm_judge`.
     """
     thr = tol * max(state[_S_CHI2] / dof, 1.0)
     while True:
@@ -391,8 +399,10 @@ def lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
             s -= a[i, j] * step[j]
         pred += s * step[i]
     state[_S_PRED] = pred
-    if state[_S_LAM] <= LM_LAM_GN and pred <= thr and state[_S_DEC] <= thr:
+    gn_small = state[_S_LAM] <= LM_LAM_GN and pred <= thr
+    if gn_small and state[_S_DEC] <= thr:
         return LM_CONVERGED
+    state[_S_CHK] = 1.0 if gn_small and state[_S_VER] > 0.0 else 0.0
     return LM_CONTINUE
 
 
@@ -404,8 +414,17 @@ def lm_judge(state, chi2t, dof, tol):
     (damping × 10).  Final codes: ``LM_CONVERGED`` on stagnation (χ² lowered by less than
     ten times the :func:`lm_propose` threshold over ten Jacobians) or when damping reaches
     1e10 without lowering χ² (a minimum within the bounds); else ``LM_CONTINUE``.
+
+    Verification (trial of a small Gauss–Newton step flagged by :func:`lm_propose`): when χ²
+    at the trial differs from χ² at ``p`` by no more than the threshold, the predicted and the
+    actual change are both small — MINPACK's ``ftol`` test on the step ahead rather than on
+    the step behind — so ``p`` is the minimum to √tol esd, as for an :func:`lm_propose` stop:
+    returns ``(False, LM_CONVERGED)`` and the step is not taken (``a``, ``g``, χ² stay those
+    of ``p``).  Otherwise the trial is judged as any other.
     """
     chi2 = state[_S_CHI2]
+    if state[_S_CHK] > 0.0 and chi2t == chi2t and abs(chi2 - chi2t) <= tol * max(chi2 / dof, 1.0):
+        return False, LM_CONVERGED
     if chi2t == chi2t and chi2t <= chi2:
         state[_S_DEC] = chi2 - chi2t
         state[_S_CHI2] = chi2t
@@ -421,6 +440,13 @@ def lm_judge(state, chi2t, dof, tol):
     if state[_S_LAM] > 1e10:
         return False, LM_CONVERGED
     return False, LM_CONTINUE
+
+
+@njit(cache=True, nogil=True)
+def lm_verifying(state):
+    """Whether the trial just proposed is a verification (:func:`lm_judge` will not take it
+    when χ² confirms the minimum)."""
+    return state[_S_CHK] > 0.0
 
 
 @njit(cache=True, nogil=True)

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit
 
 from .lm import (LM_CONTINUE, LM_CONVERGED, active_set, cov_from_normal,
-                 init_free, lm_iterations, lm_judge, lm_propose, lm_start)
+                 init_free, lm_iterations, lm_judge, lm_propose, lm_start, lm_verifying)
 from .profiles import tch_mix, tch_split
 from .window import pv_window, pv_window_value
 
@@ -394,7 +394,8 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
 
     Convergence (:func:`phasetrace._kernels.lm.lm_propose`): a Gauss–Newton step whose
     predicted χ² decrease is below ``tol × max(χ²_ν, 1)`` (χ² in units of σ²; every parameter
-    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``), a decrease below ten
+    would move by less than √tol esd: 0.03 esd for ``tol = 1e-3``) and an actual change as
+    small, along the step behind or (``verify`` mode, χ² only) the step ahead; a decrease below ten
     times that over ten Jacobians, or damping that can no longer lower χ² (a minimum within
     the bounds).  ``maxiter``: Jacobians allowed.
 
@@ -435,7 +436,7 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
     chi2 = _evaluate(p, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2, i_int,
                      wl, wl_ratio, k2, cutoff, fc, r, jac, False, a, g, True, free, work, iwork)
     nfev = 1
-    state = lm_start(chi2)
+    state = lm_start(chi2, True)
     last_accepted = True
     while True:
         status = lm_propose(state, a, g, p, pt, lb, ub, free, act, diag, lo, step, npar, dof,
@@ -444,9 +445,10 @@ def fit_pattern(p, lb, ub, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fba
             break
         # after an accepted step the next is usually accepted too: its normal equations are
         # formed in the same pass as its χ² (into at, gt; kept only if accepted); after a
-        # rejection χ² alone, the normal equations then follow at an accepted point.  Either way the
+        # rejection, and for a verification trial (not taken when it confirms the minimum),
+        # χ² alone, the normal equations then follow at an accepted point.  Either way the
         # same arithmetic gives the same values (the χ²-only line shape is bit-identical).
-        with_normal = last_accepted
+        with_normal = last_accepted and not lm_verifying(state)
         chi2t = _evaluate(pt, x, y, sw, n, base, cheb, glob, phase_idx, ph, bq, fbase, cos2,
                           i_int, wl, wl_ratio, k2, cutoff, ft, rt, jac, False, at, gt,
                           with_normal, free, work, iwork)
