@@ -202,16 +202,20 @@ class _Candidates:
         self.nan_gains.discard(s)
         del self.prev[s], self.next[s]
 
+    def _link(self, a: Span | None, b: Span | None) -> None:
+        """Make ``b`` follow ``a`` (``a`` None: ``b`` is the head; ``b`` None: ``a`` the tail)."""
+        if a is None:
+            self.head = b
+        else:
+            self.next[a] = b
+        if b is not None:
+            self.prev[b] = a
+
     def unlink(self, s: Span) -> None:
         """Remove candidate ``s``."""
         a, c = self.prev[s], self.next[s]
         self._forget(s)
-        if a is None:
-            self.head = c
-        else:
-            self.next[a] = c
-        if c is not None:
-            self.prev[c] = a
+        self._link(a, c)
         self._touch(a, c)
 
     def _join(self, first: Span, last: Span, joined: Span) -> None:
@@ -224,13 +228,8 @@ class _Candidates:
             if s == last:
                 break
             s = nxt
-        self.prev[joined], self.next[joined] = a, c
-        if a is None:
-            self.head = joined
-        else:
-            self.next[a] = joined
-        if c is not None:
-            self.prev[c] = joined
+        self._link(a, joined)
+        self._link(joined, c)
         self._touch(a, joined, c)
 
     def merge_equal(self) -> None:
