@@ -192,7 +192,8 @@ class StackIdentifier:
         no evidence of a phase.  A phase whose refinement is not converged inside its bounds
         (cell at its lattice range, March–Dollase r at its limit) gives no evidence either: on
         a boundary the F distribution of nested models does not hold (Self & Liang 1987) and
-        the phase's parameters are not determined by the data.
+        the phase's parameters are not determined by the data (a remove test of a model
+        singular or unconverged as a whole keeps its F: :func:`.structure_choice.void_evidence`).
 
         A phase at a known cell (remove tests; backward pass) changes the pattern only
         within about one FWHM of its reflections, so its Δχ² is made of the residuals there
@@ -422,11 +423,11 @@ class StackIdentifier:
         refinement leaves a significant residual peak that is not one already searched: a
         residual equal to that of the last scan whose candidates were all rejected (same
         model, no residual peak whose area within one FWHM grew significantly;
-        :func:`.residual_grown`)
-        would give the same add tests.  On survey scans each phase's structure is chosen
-        again (:func:`.structure_choice.rechoose`).  The remove tests refit the model without each phase
-        where :meth:`_needs_full_test` says so; elsewhere a phase far beyond the level by its
-        Wald statistic is kept without the refit (:meth:`_remove_round`)."""
+        :func:`.residual_grown`) would give the same add tests.  On survey scans each phase's
+        structure is chosen again (:func:`.structure_choice.rechoose`).  The remove tests
+        refit the model without each phase where :meth:`_needs_full_test` says so; elsewhere
+        a phase far beyond the level by its Wald statistic is kept without the refit
+        (:meth:`_remove_round`)."""
         phases, starts, warm = self._start_model(s)
         evidence: dict[str, Evidence] = {}
         matches = None
